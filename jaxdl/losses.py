@@ -1,0 +1,273 @@
+r"""Losses and information measures (SPEC §5).
+
+Every loss takes ``(predictions, targets)`` in that order, like optax, and a keyword
+``reduction``:
+
+- element-wise losses (``sae``, ``mae``, ``sse``, ``mse``, ``half_sse``,
+  ``binary_cross_entropy``…) compute one value per element; ``"mean"`` averages over every
+  element, ``"sum"`` adds them, ``"none"`` returns them with the input's shape;
+- distribution losses (``cross_entropy``, ``softmax_cross_entropy``, ``entropy``,
+  ``kl_divergence``) sum over the last (class) axis first, then reduce the per-sample
+  values over the remaining axes.
+
+``predictions`` and ``targets`` of different shapes raise a ``ValueError`` naming both —
+``(n, 1)`` against ``(n,)`` included: no silent broadcasting. Losses "from logits" never
+take the logarithm of a probability that may round to 0, so they stay finite for logits of
+±1e4 in float32.
+
+Example:
+    >>> import jax.numpy as jnp
+    >>> from jaxdl import losses
+    >>> losses.mse(jnp.array([1.0, 2.0]), jnp.array([1.0, 4.0]))
+    Array(2., dtype=float32)
+    >>> losses.softmax_cross_entropy(jnp.array([[2.0, 0.0]]), jnp.array([0]))  # integer labels
+    Array(0.12692805, dtype=float32)
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+from jax.scipy.special import xlog1py, xlogy
+from jax.typing import ArrayLike
+
+from jaxdl._checks import check_reduction, check_same_shape, is_concrete, reduce
+from jaxdl._numerics import as_float as _float
+from jaxdl._numerics import log_softmax as _log_softmax
+
+__all__ = [
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "entropy",
+    "half_sse",
+    "kl_divergence",
+    "mae",
+    "mse",
+    "rmse",
+    "sae",
+    "softmax_cross_entropy",
+    "sse",
+]
+
+
+# --- regression losses (element-wise) ------------------------------------------------------
+
+
+def sae(predictions: ArrayLike, targets: ArrayLike, *, reduction: str = "sum") -> jax.Array:
+    r"""Sum of absolute errors :math:`\sum_i |y_i - t_i|` (``reduction="sum"`` by default)."""
+    return _elementwise("sae", jnp.abs, predictions, targets, reduction)
+
+
+def mae(predictions: ArrayLike, targets: ArrayLike, *, reduction: str = "mean") -> jax.Array:
+    r"""Mean absolute error :math:`\frac1k \sum_i |y_i - t_i|`."""
+    return _elementwise("mae", jnp.abs, predictions, targets, reduction)
+
+
+def sse(predictions: ArrayLike, targets: ArrayLike, *, reduction: str = "sum") -> jax.Array:
+    r"""Sum of squared errors :math:`\sum_i (y_i - t_i)^2` (``reduction="sum"`` by default)."""
+    return _elementwise("sse", jnp.square, predictions, targets, reduction)
+
+
+def mse(predictions: ArrayLike, targets: ArrayLike, *, reduction: str = "mean") -> jax.Array:
+    r"""Mean squared error :math:`\frac1k \sum_i (y_i - t_i)^2`.
+
+    Arguments:
+        predictions, targets: arrays of the same shape.
+        reduction: ``"mean"`` (default) over every element, ``"sum"``, or ``"none"``.
+    """
+    return _elementwise("mse", jnp.square, predictions, targets, reduction)
+
+
+def half_sse(predictions: ArrayLike, targets: ArrayLike, *, reduction: str = "sum") -> jax.Array:
+    r"""Half the sum of squares :math:`\tfrac12 \sum_i (t_i - o_i)^2`, whose gradient is
+    :math:`o - t` (the classic backpropagation loss)."""
+    return _elementwise("half_sse", lambda e: 0.5 * jnp.square(e), predictions, targets, reduction)
+
+
+def rmse(predictions: ArrayLike, targets: ArrayLike, *, reduction: str = "mean") -> jax.Array:
+    r"""Root mean squared error :math:`\sqrt{\frac1k \sum_i (y_i - t_i)^2}`.
+
+    Arguments:
+        reduction: ``"mean"`` (default): the RMSE over every element; ``"none"``: one RMSE
+            per sample (over all axes but the first; ``|y - t|`` for 1-D inputs);
+            ``"sum"``: the sum of the per-sample values.
+    """
+    check_reduction("rmse", reduction)
+    p, t = _pair("rmse", predictions, targets)
+    squared = jnp.square(p - t)
+    if reduction == "mean":
+        return jnp.sqrt(jnp.mean(squared))
+    per_sample = squared.reshape(squared.shape[0], -1) if squared.ndim else squared.reshape(1, 1)
+    return reduce(jnp.sqrt(jnp.mean(per_sample, axis=-1)), reduction)
+
+
+# --- classification losses ----------------------------------------------------------------
+
+
+def cross_entropy(
+    predictions: ArrayLike,
+    targets: ArrayLike,
+    *,
+    base: float | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
+    r"""Cross-entropy :math:`H(t, y) = -\sum_j t_j \log_b y_j` of predicted probabilities.
+
+    Arguments:
+        predictions: probabilities ``y``, shape ``(..., classes)``.
+        targets: target distribution ``t`` (one-hot or soft), the same shape.
+        base: logarithm base ``b`` (default ``None``: natural log, nats; ``2``: bits).
+        reduction: over the per-sample values (the class axis is always summed).
+
+    Terms with :math:`t_j = 0` contribute 0 even where :math:`y_j = 0`. A probability that
+    rounded to 0 under a positive target gives ``inf``: when you have logits, use
+    :func:`softmax_cross_entropy`, which never forms the probability.
+
+    >>> cross_entropy(jnp.array([0.25, 0.75]), jnp.array([0.0, 1.0]), base=2)
+    Array(0.4150375, dtype=float32)
+    """
+    check_reduction("cross_entropy", reduction)
+    p, t = _pair("cross_entropy", predictions, targets)
+    per_sample = -jnp.sum(xlogy(t, p), axis=-1)
+    return reduce(_in_base(per_sample, base), reduction)
+
+
+def softmax_cross_entropy(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    base: float | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
+    r"""Softmax cross-entropy from logits (the multiclass negative log-likelihood).
+
+    .. math:: L = -\sum_j t_j \log \sigma(z)_j
+               = -\sum_j t_j \Big(z_j - \max z - \log \sum_k e^{z_k - \max z}\Big)
+
+    Arguments:
+        logits: ``z``, shape ``(..., classes)``.
+        labels: integer class indices of shape ``(...)`` (the logits' shape without the
+            class axis), or one-hot/probability targets of the logits' shape.
+        base: logarithm base (default natural).
+        reduction: over the per-sample values.
+
+    Integer labels must lie in ``[0, classes)``; with concrete values an out-of-range label
+    raises ``ValueError`` (under ``jit`` it cannot be checked and selects nothing).
+    """
+    check_reduction("softmax_cross_entropy", reduction)
+    logits = jnp.asarray(logits)
+    labels = jnp.asarray(labels)
+    if logits.ndim == 0:
+        raise ValueError("softmax_cross_entropy: logits need a class axis, got a scalar.")
+    log_probs = _log_softmax(logits)
+    if jnp.issubdtype(labels.dtype, jnp.integer):
+        if labels.shape != logits.shape[:-1]:
+            raise ValueError(
+                "softmax_cross_entropy: integer labels must have the logits' shape without "
+                f"the class axis, {logits.shape[:-1]}; got labels {labels.shape} for logits "
+                f"{logits.shape}."
+            )
+        _check_label_range(labels, logits.shape[-1])
+        per_sample = -jnp.take_along_axis(log_probs, labels[..., None], axis=-1)[..., 0]
+    else:
+        check_same_shape("softmax_cross_entropy", logits, labels)
+        per_sample = -jnp.sum(labels * log_probs, axis=-1)
+    return reduce(_in_base(per_sample, base), reduction)
+
+
+def binary_cross_entropy(
+    predictions: ArrayLike, targets: ArrayLike, *, reduction: str = "mean"
+) -> jax.Array:
+    r"""Binary cross-entropy :math:`-[t \log y + (1-t)\log(1-y)]` of probabilities ``y``.
+
+    Terms whose target weight is 0 contribute 0, so ``y = t ∈ {0, 1}`` gives exactly 0.
+    Prefer :func:`binary_cross_entropy_with_logits` when you have logits.
+    """
+    check_reduction("binary_cross_entropy", reduction)
+    p, t = _pair("binary_cross_entropy", predictions, targets)
+    return reduce(-(xlogy(t, p) + xlog1py(1 - t, -p)), reduction)
+
+
+def binary_cross_entropy_with_logits(
+    logits: ArrayLike, targets: ArrayLike, *, reduction: str = "mean"
+) -> jax.Array:
+    r"""Binary cross-entropy of :math:`y = \sigma(z)`, from the logit ``z``.
+
+    .. math:: L = \max(z, 0) - z t + \log(1 + e^{-|z|})
+
+    equal to :math:`-[t \log\sigma(z) + (1-t)\log(1-\sigma(z))]` but finite for any ``z``.
+    """
+    check_reduction("binary_cross_entropy_with_logits", reduction)
+    z, t = _pair("binary_cross_entropy_with_logits", logits, targets)
+    return reduce(jnp.maximum(z, 0) - z * t + jnp.log1p(jnp.exp(-jnp.abs(z))), reduction)
+
+
+# --- information theory -------------------------------------------------------------------
+
+
+def entropy(
+    probabilities: ArrayLike, *, base: float | None = None, reduction: str = "mean"
+) -> jax.Array:
+    r"""Shannon entropy :math:`H(t) = -\sum_j t_j \log_b t_j` over the last axis
+    (:math:`0 \log 0 = 0`).
+
+    >>> entropy(jnp.array([0.5, 0.5]), base=2)
+    Array(1., dtype=float32)
+    """
+    check_reduction("entropy", reduction)
+    t = _float(probabilities)
+    return reduce(_in_base(-jnp.sum(xlogy(t, t), axis=-1), base), reduction)
+
+
+def kl_divergence(
+    predictions: ArrayLike,
+    targets: ArrayLike,
+    *,
+    base: float | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
+    r"""Kullback–Leibler divergence :math:`KL(t \| q) = \sum_j t_j \log_b (t_j / q_j)`.
+
+    ``predictions`` are ``q``, ``targets`` are ``t`` (optax's order). It satisfies
+    :math:`H(t, q) = H(t) + KL(t \| q)` with :func:`cross_entropy` and :func:`entropy`.
+    """
+    check_reduction("kl_divergence", reduction)
+    q, t = _pair("kl_divergence", predictions, targets)
+    per_sample = jnp.sum(xlogy(t, t) - xlogy(t, q), axis=-1)
+    return reduce(_in_base(per_sample, base), reduction)
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _elementwise(name, fn, predictions, targets, reduction) -> jax.Array:
+    check_reduction(name, reduction)
+    p, t = _pair(name, predictions, targets)
+    return reduce(fn(p - t), reduction)
+
+
+def _pair(name: str, predictions: ArrayLike, targets: ArrayLike) -> tuple[jax.Array, jax.Array]:
+    check_same_shape(name, predictions, targets)
+    p = _float(predictions)
+    return p, jnp.asarray(targets, dtype=p.dtype)
+
+
+def _in_base(nats: jax.Array, base: float | None) -> jax.Array:
+    if base is None:
+        return nats
+    if base <= 0 or base == 1:
+        raise ValueError(f"logarithm base must be positive and not 1, got {base}.")
+    return nats / math.log(base)
+
+
+def _check_label_range(labels: jax.Array, classes: int) -> None:
+    if is_concrete(labels) and labels.size:
+        low, high = int(jnp.min(labels)), int(jnp.max(labels))
+        if low < 0 or high >= classes:
+            raise ValueError(
+                f"softmax_cross_entropy: integer labels must lie in [0, {classes}) for "
+                f"{classes} classes, got values from {low} to {high}."
+            )

@@ -1,0 +1,43 @@
+"""Layers under one protocol: ``init(key, x) -> (params, state)`` and
+``apply(params, state, x, *, key=None, train=False) -> (y, state)``.
+
+See :mod:`jaxdl.nn._base` for the protocol and ARCHITECTURE.md for the contract.
+"""
+
+from jaxdl.nn._base import Lambda, Layer, Params, Sequential, State
+from jaxdl.nn._conv import Conv1D, Conv2D
+from jaxdl.nn._dense import Dense
+from jaxdl.nn._dropout import Dropout
+from jaxdl.nn._embedding import Embedding
+from jaxdl.nn._normalization import BatchNorm, LayerNorm
+from jaxdl.nn._pooling import AvgPool, AvgPool1D, AvgPool2D, MaxPool, MaxPool1D, MaxPool2D
+from jaxdl.nn._recurrent import GRU, LSTM, SimpleRNN
+from jaxdl.nn._reshape import Flatten
+from jaxdl.nn._summary import count_params, summary
+
+__all__ = [
+    "GRU",
+    "LSTM",
+    "AvgPool",
+    "AvgPool1D",
+    "AvgPool2D",
+    "BatchNorm",
+    "Conv1D",
+    "Conv2D",
+    "Dense",
+    "Dropout",
+    "Embedding",
+    "Flatten",
+    "Lambda",
+    "Layer",
+    "LayerNorm",
+    "MaxPool",
+    "MaxPool1D",
+    "MaxPool2D",
+    "Params",
+    "Sequential",
+    "SimpleRNN",
+    "State",
+    "count_params",
+    "summary",
+]

@@ -1,0 +1,49 @@
+"""Training: ``TrainState``, pure train/eval steps, ``fit``/``evaluate``, callbacks,
+metrics and ``History``.
+
+Example:
+    >>> import jax, numpy as np
+    >>> from jaxdl import activations, losses, nn, optim, train
+    >>> x = np.random.default_rng(0).normal(size=(128, 4)).astype("float32")
+    >>> y = (x.sum(axis=1) > 0).astype("int32")
+    >>> model = nn.Sequential([nn.Dense(16), activations.relu, nn.Dense(2)])
+    >>> ts, history = train.fit(model, optim.adam(1e-2), (x, y), epochs=20, batch_size=32,
+    ...     loss=losses.softmax_cross_entropy, validation_data=(x, y),
+    ...     key=jax.random.key(0), progress=False)
+    >>> history["val_accuracy"][-1] > 0.95
+    True
+"""
+
+from jaxdl.train._callbacks import (
+    Callback,
+    EarlyStopping,
+    FitContext,
+    LearningRateLogger,
+    ModelCheckpoint,
+)
+from jaxdl.train._fit import evaluate, fit
+from jaxdl.train._history import History
+from jaxdl.train._loops import make_epoch, make_evaluate, make_streaming_epoch
+from jaxdl.train._metrics import accuracy, top_k_accuracy
+from jaxdl.train._state import TrainState
+from jaxdl.train._steps import Metric, make_eval_step, make_train_step
+
+__all__ = [
+    "Callback",
+    "EarlyStopping",
+    "FitContext",
+    "History",
+    "LearningRateLogger",
+    "Metric",
+    "ModelCheckpoint",
+    "TrainState",
+    "accuracy",
+    "evaluate",
+    "fit",
+    "make_epoch",
+    "make_eval_step",
+    "make_evaluate",
+    "make_streaming_epoch",
+    "make_train_step",
+    "top_k_accuracy",
+]

@@ -1,0 +1,260 @@
+"""``fit`` and ``evaluate``: the familiar training entry points."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxdl import nn, optim
+from jaxdl.train._callbacks import Callback, FitContext
+from jaxdl.train._history import History
+from jaxdl.train._loops import make_epoch, make_evaluate, make_streaming_epoch
+from jaxdl.train._state import TrainState
+from jaxdl.train._steps import LossFn, Metric, make_eval_step, make_train_step
+
+__all__ = ["evaluate", "fit"]
+
+# Data larger than this stays in host memory and is streamed batch by batch (fit's
+# streaming=None); smaller data is put on the device once and each epoch is one program.
+DEVICE_DATA_LIMIT_BYTES = 2**30
+
+
+def fit(
+    model: nn.Layer,
+    optimizer: optim.GradientTransformation,
+    train_data: Any,
+    *,
+    loss: LossFn,
+    epochs: int,
+    batch_size: int,
+    key: jax.Array,
+    validation_data: Any = None,
+    callbacks: Sequence[Callback] = (),
+    metrics: Sequence[Metric] | None = None,
+    progress: bool = True,
+    train_state: TrainState | None = None,
+    initial_epoch: int = 0,
+    streaming: bool | None = None,
+    eval_batch_size: int | None = None,
+) -> tuple[TrainState, History]:
+    """Train ``model`` for ``epochs`` passes over ``train_data``; Keras' ``fit``, functional.
+
+    Each epoch shuffles the training set with a key derived from ``key`` and the epoch
+    number, then takes one optimizer step per batch of ``batch_size`` samples (the
+    ``n % batch_size`` left over are skipped that epoch). When the data fits on the device
+    (the default below 1 GiB) the whole epoch is one compiled program (``lax.scan``);
+    otherwise batches stream from host memory. Either way the step compiles once.
+
+    Arguments:
+        model: a layer; it is initialised from ``x``'s shape unless ``train_state`` is given.
+        optimizer: a :class:`jaxdl.optim.GradientTransformation` (or an optax one).
+        train_data: ``(x, y)`` arrays (NumPy or JAX) with the same first dimension, or a
+            dataset with ``x_train``/``y_train`` (e.g. :func:`jaxdl.data.mnist`).
+        loss: ``loss(predictions, targets) -> scalar``, e.g.
+            ``jaxdl.losses.softmax_cross_entropy``.
+        epochs: the epoch to stop at (≥ 0); with ``initial_epoch``, epochs
+            ``initial_epoch … epochs-1`` run.
+        batch_size: samples per step (≥ 1; clipped to the number of samples).
+        key: a JAX random key: initialisation, shuffling and dropout all derive from it, so
+            the same key gives the same run.
+        validation_data: ``(x_val, y_val)`` evaluated after each epoch (``val_*`` metrics).
+        callbacks: e.g. :class:`EarlyStopping`, :class:`ModelCheckpoint`.
+        metrics: extra metrics (default: accuracy for classification).
+        progress: show a progress bar with the latest metrics (default True).
+        train_state: continue from this state (e.g. a restored checkpoint).
+        initial_epoch: the epoch to start at when resuming (default 0).
+        streaming: force (True) or forbid (False) the host-streaming path; default: by size.
+        eval_batch_size: batch size for validation (default ``batch_size``).
+
+    Returns:
+        ``(train_state, history)``.
+
+    Raises:
+        ValueError: before any compilation, for mismatched lengths, empty data, NaN/inf
+            inputs, labels outside ``[0, classes)``, ``epochs < 0``, ``batch_size < 1`` or
+            validation data whose shape does not match the training data.
+
+    Example:
+        >>> import jax, numpy as np
+        >>> from jaxdl import losses, nn, optim, train
+        >>> x = np.random.default_rng(0).normal(size=(64, 3)).astype("float32")
+        >>> y = (x[:, 0] > 0).astype("int32")
+        >>> ts, history = train.fit(nn.Dense(2), optim.adam(0.1), (x, y), epochs=5,
+        ...     batch_size=16, loss=losses.softmax_cross_entropy, key=jax.random.key(0),
+        ...     progress=False)
+        >>> len(history["loss"]), history["accuracy"][-1] > 0.9
+        (5, True)
+    """
+    x, y = _unpack("train_data", train_data)
+    _check_run(epochs, batch_size, initial_epoch, eval_batch_size)
+    _check_key(key)
+    output = _output_spec(model, x)
+    _check_arrays("train_data", x, y, output)
+    validation = None
+    if validation_data is not None:
+        validation = _unpack("validation_data", validation_data)
+        _check_arrays("validation_data", *validation, output, like=(x, y))
+
+    init_key, data_key = jax.random.split(key)
+    if train_state is None:
+        params, state = model.init(init_key, jax.ShapeDtypeStruct((1, *x.shape[1:]), x.dtype))
+        train_state = TrainState.create(params=params, state=state, optimizer=optimizer)
+
+    batch_size = min(batch_size, len(x))
+    train_step = make_train_step(model, loss, optimizer, metrics=metrics)
+    if streaming is None:
+        streaming = x.nbytes + y.nbytes > DEVICE_DATA_LIMIT_BYTES
+    if streaming:
+        run_epoch = make_streaming_epoch(train_step, batch_size)
+    else:
+        run_epoch = make_epoch(train_step, batch_size)
+        x, y = jax.device_put(x), jax.device_put(y)
+    evaluate_fn = None
+    if validation is not None:
+        eval_step = make_eval_step(model, loss, metrics=metrics)
+        evaluate_fn = make_evaluate(eval_step, eval_batch_size or batch_size)
+        validation = (jax.device_put(validation[0]), jax.device_put(validation[1]))
+
+    history = History()
+    context = FitContext(train_state=train_state, history=history, key=data_key)
+    for callback in callbacks:
+        callback.on_train_begin(context)
+    bar = _progress_bar(range(initial_epoch, epochs), enabled=progress)
+    for epoch in bar:
+        context.epoch = epoch
+        epoch_key = jax.random.fold_in(data_key, epoch)
+        context.train_state, epoch_metrics = run_epoch(context.train_state, x, y, epoch_key)
+        logs = {name: float(value) for name, value in epoch_metrics.items()}
+        if evaluate_fn is not None:
+            val_metrics = evaluate_fn(context.train_state, *validation)
+            logs.update({f"val_{name}": float(value) for name, value in val_metrics.items()})
+        for callback in callbacks:
+            callback.on_epoch_end(epoch, logs, context)
+        history.append(epoch, logs)
+        if progress:
+            bar.set_postfix({name: f"{value:.4g}" for name, value in logs.items()})
+        if context.stop_training:
+            break
+    for callback in callbacks:
+        callback.on_train_end(context)
+    return context.train_state, history
+
+
+def evaluate(
+    model: nn.Layer,
+    train_state: TrainState,
+    data: Any,
+    *,
+    loss: LossFn,
+    batch_size: int = 256,
+    metrics: Sequence[Metric] | None = None,
+) -> dict[str, float]:
+    """Mean loss and metrics of ``model`` in inference mode over all of ``data``.
+
+    Arguments:
+        data: ``(x, y)`` arrays or a dataset with ``x_test``/``y_test``.
+        loss, metrics: as for :func:`fit`.
+        batch_size: samples per compiled batch (the remainder runs as one smaller batch;
+            the means are exact).
+
+    Returns:
+        ``{"loss": ..., "accuracy": ...}`` as Python floats.
+    """
+    x, y = _unpack("data", data, split="test")
+    _check_run(0, batch_size, 0, None)
+    _check_arrays("data", x, y, _output_spec(model, x))
+    evaluate_fn = make_evaluate(make_eval_step(model, loss, metrics=metrics), batch_size)
+    return {name: float(value) for name, value in evaluate_fn(train_state, x, y).items()}
+
+
+def _unpack(name: str, data: Any, split: str = "train") -> tuple[Any, Any]:
+    if hasattr(data, f"x_{split}") and hasattr(data, f"y_{split}"):
+        data = (getattr(data, f"x_{split}"), getattr(data, f"y_{split}"))
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise ValueError(
+            f"{name} must be a pair (x, y) of arrays or a dataset with x_{split}/y_{split}, "
+            f"got {type(data).__name__}."
+        )
+    x, y = data
+    as_array = (lambda a: a) if isinstance(x, jax.Array) else np.asarray
+    return as_array(x), (y if isinstance(y, jax.Array) else np.asarray(y))
+
+
+def _check_run(epochs: Any, batch_size: Any, initial_epoch: Any, eval_batch_size: Any) -> None:
+    for name, value, low in [("epochs", epochs, 0), ("batch_size", batch_size, 1),
+                             ("initial_epoch", initial_epoch, 0)]:
+        if not _is_int(value) or value < low:
+            raise ValueError(f"{name} must be an int ≥ {low}, got {value!r}.")
+    if eval_batch_size is not None and (not _is_int(eval_batch_size) or eval_batch_size < 1):
+        raise ValueError(f"eval_batch_size must be an int ≥ 1, got {eval_batch_size!r}.")
+
+
+def _check_key(key: Any) -> None:
+    is_key = isinstance(key, jax.Array) and (
+        jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) or key.dtype == jnp.uint32
+    )
+    if not is_key:
+        raise TypeError(
+            f"key must be a JAX random key (jax.random.key(seed)), got {type(key).__name__}."
+        )
+
+
+def _output_spec(model: nn.Layer, x: Any) -> jax.ShapeDtypeStruct:
+    """The model's output shape for one sample of ``x``, by shape inference (no compile)."""
+    spec = jax.ShapeDtypeStruct((1, *np.shape(x)[1:]), x.dtype)
+    forward = lambda k, v: model.apply(*model.init(k, v), v)[0]  # noqa: E731
+    return jax.eval_shape(forward, jax.random.key(0), spec)
+
+
+def _check_arrays(
+    name: str,
+    x: Any,
+    y: Any,
+    output: jax.ShapeDtypeStruct,
+    like: tuple[Any, Any] | None = None,
+) -> None:
+    if np.ndim(x) == 0 or np.ndim(y) == 0:
+        raise ValueError(f"{name}: x and y need a leading sample axis, got shapes "
+                         f"{np.shape(x)} and {np.shape(y)}.")
+    if len(x) != len(y):
+        raise ValueError(f"{name}: x has {len(x)} samples but y has {len(y)}.")
+    if len(x) == 0:
+        raise ValueError(f"{name} is empty (0 samples).")
+    if like is not None:
+        for what, a, b in (("x", x, like[0]), ("y", y, like[1])):
+            if np.shape(a)[1:] != np.shape(b)[1:]:
+                raise ValueError(
+                    f"{name}: {what} has per-sample shape {np.shape(a)[1:]}, but the training "
+                    f"{what} has {np.shape(b)[1:]}."
+                )
+    for what, a in (("x", x), ("y", y)):
+        if jnp.issubdtype(a.dtype, jnp.inexact) and not bool(_xp(a).isfinite(a).all()):
+            raise ValueError(f"{name}: {what} contains NaN or inf values.")
+    # Integer labels index the model's last output axis: check them against its size.
+    if jnp.issubdtype(y.dtype, jnp.integer) and np.shape(y)[1:] == output.shape[1:-1]:
+        classes = output.shape[-1]
+        low, high = int(_xp(y).min(y)), int(_xp(y).max(y))
+        if low < 0 or high >= classes:
+            raise ValueError(
+                f"{name}: labels must lie in [0, {classes}) for a model with {classes} "
+                f"outputs, got values from {low} to {high}."
+            )
+
+
+def _xp(a: Any) -> Any:
+    return jnp if isinstance(a, jax.Array) else np
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _progress_bar(epochs: range, *, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(epochs, disable=not enabled, unit="epoch", desc="fit", dynamic_ncols=True)
+
