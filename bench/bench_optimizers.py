@@ -11,30 +11,25 @@ shows their ratio.
 
 Usage::
 
-    python bench/bench_optimizers.py            # 300 timed calls per optimizer and side
+    python bench/bench_optimizers.py            # 1,000 timed calls per optimizer and side
     python bench/bench_optimizers.py --quick    # 30 calls: a smoke test
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import platform
 import statistics
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import optax
 
-try:
-    from jaxdl import optim
-except ModuleNotFoundError:  # run from a checkout without `pip install -e .`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from jaxdl import optim
+from jaxdl import optim
 
 LAYERS = (784, 512, 256, 10)
 
@@ -56,7 +51,7 @@ LEARNING_RATE = 1e-3
 def mlp_params(key: jax.Array) -> dict[str, dict[str, jax.Array]]:
     """Parameters of the MNIST MLP: ``{"dense_i": {"w": (in, out), "b": (out,)}}``."""
     params = {}
-    for i, (fan_in, fan_out) in enumerate(zip(LAYERS[:-1], LAYERS[1:], strict=True)):
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(LAYERS)):
         key, subkey = jax.random.split(key)
         params[f"dense_{i}"] = {
             "w": jax.random.normal(subkey, (fan_in, fan_out), jnp.float32) / fan_in**0.5,
@@ -83,9 +78,7 @@ def compile_step(optimizer: Any, params: Any, grads: Any) -> tuple[Any, Any, flo
     return compiled, (params, state), time.perf_counter() - start
 
 
-def time_pair(
-    name: str, params: Any, grads: Any, repeats: int, warmup: int
-) -> dict[str, float]:
+def time_pair(name: str, params: Any, grads: Any, repeats: int, warmup: int) -> dict[str, float]:
     """Median step seconds and compile seconds of jaxdl and optax, measured interleaved."""
     sides = {}
     for side, factory in zip(("jaxdl", "optax"), OPTIMIZERS[name], strict=True):
@@ -131,11 +124,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="30 timed calls (smoke test)")
     parser.add_argument("--repeats", type=int, default=None, help="timed calls per side")
-    parser.add_argument(
-        "--optimizers", default=",".join(OPTIMIZERS), help="comma-separated names"
-    )
+    parser.add_argument("--optimizers", default=",".join(OPTIMIZERS), help="comma-separated names")
     args = parser.parse_args(argv)
-    repeats = args.repeats or (30 if args.quick else 300)
+    repeats = args.repeats or (30 if args.quick else 1000)
     warmup = 3 if args.quick else 20
     names = [name.strip() for name in args.optimizers.split(",") if name.strip()]
     unknown = sorted(set(names) - set(OPTIMIZERS))

@@ -4,9 +4,9 @@ Models are pure functions of explicit pytrees: ``layer.init(key, x) -> (params, 
 and ``layer.apply(params, state, x, key=..., train=...) -> (y, state)``. ``jax.grad`` is
 backpropagation and ``jax.jit`` compiles.
 
-Subpackages: :mod:`~jaxdl.activations`, :mod:`~jaxdl.losses`, :mod:`~jaxdl.initializers`,
-:mod:`~jaxdl.nn` (layers), :mod:`~jaxdl.perceptron`, :mod:`~jaxdl.optim` (optimizers),
-:mod:`~jaxdl.train` (``fit``), :mod:`~jaxdl.data` (datasets), :mod:`~jaxdl.checkpoint`.
+Subpackages: ``activations``, ``losses``, ``initializers``, ``nn`` (layers), ``models``,
+``perceptron``, ``optim`` (optimizers), ``train`` (``fit``), ``data`` (datasets) and
+``checkpoint``.
 """
 
 from jaxdl import (
@@ -15,6 +15,7 @@ from jaxdl import (
     data,
     initializers,
     losses,
+    models,
     nn,
     optim,
     perceptron,
@@ -30,6 +31,7 @@ __all__ = [
     "data",
     "initializers",
     "losses",
+    "models",
     "nn",
     "optim",
     "perceptron",

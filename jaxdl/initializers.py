@@ -138,6 +138,17 @@ class VarianceScaling:
         if self.distribution not in ("uniform", "truncated_normal", "normal"):
             raise ValueError(f"VarianceScaling: unknown distribution {self.distribution!r}.")
 
+    def __repr__(self) -> str:
+        # The presets by name ("he_uniform()"), anything else field by field.
+        for name, preset in _PRESETS.items():
+            if (self.scale, self.mode, self.distribution) == preset:
+                axes = (self.in_axis, self.out_axis)
+                return f"{name}()" if axes == (-2, -1) else f"{name}{axes}"
+        return (
+            f"VarianceScaling({self.scale}, {self.mode!r}, {self.distribution!r}, "
+            f"{self.in_axis}, {self.out_axis})"
+        )
+
     def __call__(self, key: jax.Array, shape: Shape, dtype: DTypeLike = jnp.float32) -> jax.Array:
         fan_in, fan_out = compute_fans(shape, self.in_axis, self.out_axis)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
@@ -237,6 +248,16 @@ def lecun_normal(in_axis: int = -2, out_axis: int = -1) -> VarianceScaling:
 def orthogonal(scale: float = 1.0) -> Orthogonal:
     """See :class:`Orthogonal`."""
     return Orthogonal(scale)
+
+
+_PRESETS = {
+    "glorot_uniform": (1.0, "fan_avg", "uniform"),
+    "glorot_normal": (1.0, "fan_avg", "truncated_normal"),
+    "he_uniform": (2.0, "fan_in", "uniform"),
+    "he_normal": (2.0, "fan_in", "truncated_normal"),
+    "lecun_uniform": (1.0, "fan_in", "uniform"),
+    "lecun_normal": (1.0, "fan_in", "truncated_normal"),
+}
 
 
 def compute_fans(shape: Shape, in_axis: int = -2, out_axis: int = -1) -> tuple[float, float]:

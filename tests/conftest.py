@@ -1,4 +1,10 @@
-"""Shared fixtures: float64 switched on for one test and restored after it."""
+"""Shared fixtures: float64 switched on for one test and restored after it, and the real
+dataset files of ``shared/data`` when they are present."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import jax
 import pytest
@@ -17,3 +23,39 @@ def x64():
         yield
     finally:
         jax.config.update("jax_enable_x64", previous)
+
+
+def _find_shared_folder(name: str) -> Path | None:
+    """The folder holding the four files of dataset ``name`` (``mnist``, ``fashion-mnist``):
+    under ``$JAXDL_DATA_DIR`` (in a ``name/`` subfolder or directly), else in the
+    ``shared/data`` folder beside the checkout. None when neither has them."""
+    roots = []
+    if os.environ.get("JAXDL_DATA_DIR"):
+        roots.append(Path(os.environ["JAXDL_DATA_DIR"]))
+    roots.append(Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
+    for root in roots:
+        for folder in (root / name, root):
+            if len(list(folder.glob("*-idx[13]-ubyte.gz"))) == 4:
+                return folder.resolve()
+    return None
+
+
+# Read at import, before the data tests' autouse fixture removes JAXDL_DATA_DIR.
+MNIST_DIR = _find_shared_folder("mnist")
+FASHION_MNIST_DIR = _find_shared_folder("fashion-mnist")
+
+
+@pytest.fixture(scope="module")
+def mnist_dir() -> Path:
+    if MNIST_DIR is None:
+        pytest.skip("the MNIST files are not here: set JAXDL_DATA_DIR or add ../shared/data")
+    return MNIST_DIR
+
+
+@pytest.fixture(scope="module")
+def fashion_mnist_dir() -> Path:
+    if FASHION_MNIST_DIR is None:
+        pytest.skip(
+            "the Fashion-MNIST files are not here: set JAXDL_DATA_DIR or add ../shared/data"
+        )
+    return FASHION_MNIST_DIR

@@ -94,3 +94,11 @@ def test_initializer_works_with_legacy_keys_and_under_jit():
     legacy = I.glorot_uniform()(jax.random.PRNGKey(0), (4, 3))
     jitted = jax.jit(lambda k: I.glorot_uniform()(k, (4, 3)))(jax.random.PRNGKey(0))
     np.testing.assert_array_equal(legacy, jitted)
+
+
+def test_presets_print_by_name():
+    assert repr(I.he_uniform()) == "he_uniform()"
+    assert repr(I.glorot_normal(in_axis=0, out_axis=1)) == "glorot_normal(0, 1)"
+    assert repr(I.variance_scaling(0.5, "fan_out", "normal")) == (
+        "VarianceScaling(0.5, 'fan_out', 'normal', -2, -1)"
+    )

@@ -12,7 +12,7 @@ from jaxdl.nn._embedding import Embedding
 from jaxdl.nn._normalization import BatchNorm, LayerNorm
 from jaxdl.nn._pooling import AvgPool, AvgPool1D, AvgPool2D, MaxPool, MaxPool1D, MaxPool2D
 from jaxdl.nn._recurrent import GRU, LSTM, SimpleRNN
-from jaxdl.nn._reshape import Flatten
+from jaxdl.nn._reshape import Flatten, Reshape
 from jaxdl.nn._summary import count_params, summary
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "MaxPool1D",
     "MaxPool2D",
     "Params",
+    "Reshape",
     "Sequential",
     "SimpleRNN",
     "State",

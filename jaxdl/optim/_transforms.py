@@ -388,8 +388,10 @@ def scale_by_adadelta(rho: ArrayLike = 0.9, eps: ArrayLike = 1e-6) -> GradientTr
     check_hyperparameters("scale_by_adadelta", rho=rho, eps=eps)
 
     def init(params: Params) -> ScaleByAdaDeltaState:
-        zeros = jax.tree.map(jnp.zeros_like, params)
-        return ScaleByAdaDeltaState(e_g=zeros, e_x=zeros)
+        # Two separate buffers, so that the state can be donated to a jitted step.
+        return ScaleByAdaDeltaState(
+            e_g=jax.tree.map(jnp.zeros_like, params), e_x=jax.tree.map(jnp.zeros_like, params)
+        )
 
     def update(
         updates: Updates, state: ScaleByAdaDeltaState, params: Params | None = None

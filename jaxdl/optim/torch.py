@@ -143,9 +143,9 @@ def sgd(
     Array([-0.2], dtype=float32)
 
     .. note::
-        Differs from :func:`jaxdl.optim.sgd` (optax's) in starting the buffer at the first
-        gradient rather than at 0 with a first step :math:`g`; the two coincide when
-        ``dampening=0``. Weight decay is built in here.
+        With ``dampening=0`` and ``weight_decay=0`` this is :func:`jaxdl.optim.sgd`
+        (optax's trace starts at 0, so its first step is :math:`g` too). Dampening, which
+        optax lacks, applies from the second step on; weight decay is built in here.
     """
     check_hyperparameters(
         "torch.sgd", lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay

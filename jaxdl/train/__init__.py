@@ -27,6 +27,7 @@ from jaxdl.train._loops import make_epoch, make_evaluate, make_streaming_epoch
 from jaxdl.train._metrics import accuracy, top_k_accuracy
 from jaxdl.train._state import TrainState
 from jaxdl.train._steps import Metric, make_eval_step, make_train_step
+from jaxdl.train._sweep import fit_sweep
 
 __all__ = [
     "Callback",
@@ -40,6 +41,7 @@ __all__ = [
     "accuracy",
     "evaluate",
     "fit",
+    "fit_sweep",
     "make_epoch",
     "make_eval_step",
     "make_evaluate",

@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 
 from jaxdl import nn, optim
 from jaxdl.train._callbacks import Callback, FitContext
 from jaxdl.train._history import History
+from jaxdl.train._inputs import check_arrays, check_key, check_run, output_spec, unpack
 from jaxdl.train._loops import make_epoch, make_evaluate, make_streaming_epoch
+from jaxdl.train._progress import progress_bar
 from jaxdl.train._state import TrainState
 from jaxdl.train._steps import LossFn, Metric, make_eval_step, make_train_step
 
@@ -89,15 +89,15 @@ def fit(
         >>> len(history["loss"]), history["accuracy"][-1] > 0.9
         (5, True)
     """
-    x, y = _unpack("train_data", train_data)
-    _check_run(epochs, batch_size, initial_epoch, eval_batch_size)
-    _check_key(key)
-    output = _output_spec(model, x)
-    _check_arrays("train_data", x, y, output)
+    x, y = unpack("train_data", train_data)
+    check_run(epochs, batch_size, initial_epoch, eval_batch_size)
+    check_key(key)
+    output = output_spec(model, x)
+    check_arrays("train_data", x, y, output)
     validation = None
     if validation_data is not None:
-        validation = _unpack("validation_data", validation_data)
-        _check_arrays("validation_data", *validation, output, like=(x, y))
+        validation = unpack("validation_data", validation_data)
+        check_arrays("validation_data", *validation, output, like=(x, y))
 
     init_key, data_key = jax.random.split(key)
     if train_state is None:
@@ -123,7 +123,7 @@ def fit(
     context = FitContext(train_state=train_state, history=history, key=data_key)
     for callback in callbacks:
         callback.on_train_begin(context)
-    bar = _progress_bar(range(initial_epoch, epochs), enabled=progress)
+    bar = progress_bar(range(initial_epoch, epochs), enabled=progress, label="fit")
     for epoch in bar:
         context.epoch = epoch
         epoch_key = jax.random.fold_in(data_key, epoch)
@@ -164,97 +164,8 @@ def evaluate(
     Returns:
         ``{"loss": ..., "accuracy": ...}`` as Python floats.
     """
-    x, y = _unpack("data", data, split="test")
-    _check_run(0, batch_size, 0, None)
-    _check_arrays("data", x, y, _output_spec(model, x))
+    x, y = unpack("data", data, split="test")
+    check_run(0, batch_size, 0, None)
+    check_arrays("data", x, y, output_spec(model, x))
     evaluate_fn = make_evaluate(make_eval_step(model, loss, metrics=metrics), batch_size)
     return {name: float(value) for name, value in evaluate_fn(train_state, x, y).items()}
-
-
-def _unpack(name: str, data: Any, split: str = "train") -> tuple[Any, Any]:
-    if hasattr(data, f"x_{split}") and hasattr(data, f"y_{split}"):
-        data = (getattr(data, f"x_{split}"), getattr(data, f"y_{split}"))
-    if not isinstance(data, (tuple, list)) or len(data) != 2:
-        raise ValueError(
-            f"{name} must be a pair (x, y) of arrays or a dataset with x_{split}/y_{split}, "
-            f"got {type(data).__name__}."
-        )
-    x, y = data
-    as_array = (lambda a: a) if isinstance(x, jax.Array) else np.asarray
-    return as_array(x), (y if isinstance(y, jax.Array) else np.asarray(y))
-
-
-def _check_run(epochs: Any, batch_size: Any, initial_epoch: Any, eval_batch_size: Any) -> None:
-    for name, value, low in [("epochs", epochs, 0), ("batch_size", batch_size, 1),
-                             ("initial_epoch", initial_epoch, 0)]:
-        if not _is_int(value) or value < low:
-            raise ValueError(f"{name} must be an int ≥ {low}, got {value!r}.")
-    if eval_batch_size is not None and (not _is_int(eval_batch_size) or eval_batch_size < 1):
-        raise ValueError(f"eval_batch_size must be an int ≥ 1, got {eval_batch_size!r}.")
-
-
-def _check_key(key: Any) -> None:
-    is_key = isinstance(key, jax.Array) and (
-        jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) or key.dtype == jnp.uint32
-    )
-    if not is_key:
-        raise TypeError(
-            f"key must be a JAX random key (jax.random.key(seed)), got {type(key).__name__}."
-        )
-
-
-def _output_spec(model: nn.Layer, x: Any) -> jax.ShapeDtypeStruct:
-    """The model's output shape for one sample of ``x``, by shape inference (no compile)."""
-    spec = jax.ShapeDtypeStruct((1, *np.shape(x)[1:]), x.dtype)
-    forward = lambda k, v: model.apply(*model.init(k, v), v)[0]  # noqa: E731
-    return jax.eval_shape(forward, jax.random.key(0), spec)
-
-
-def _check_arrays(
-    name: str,
-    x: Any,
-    y: Any,
-    output: jax.ShapeDtypeStruct,
-    like: tuple[Any, Any] | None = None,
-) -> None:
-    if np.ndim(x) == 0 or np.ndim(y) == 0:
-        raise ValueError(f"{name}: x and y need a leading sample axis, got shapes "
-                         f"{np.shape(x)} and {np.shape(y)}.")
-    if len(x) != len(y):
-        raise ValueError(f"{name}: x has {len(x)} samples but y has {len(y)}.")
-    if len(x) == 0:
-        raise ValueError(f"{name} is empty (0 samples).")
-    if like is not None:
-        for what, a, b in (("x", x, like[0]), ("y", y, like[1])):
-            if np.shape(a)[1:] != np.shape(b)[1:]:
-                raise ValueError(
-                    f"{name}: {what} has per-sample shape {np.shape(a)[1:]}, but the training "
-                    f"{what} has {np.shape(b)[1:]}."
-                )
-    for what, a in (("x", x), ("y", y)):
-        if jnp.issubdtype(a.dtype, jnp.inexact) and not bool(_xp(a).isfinite(a).all()):
-            raise ValueError(f"{name}: {what} contains NaN or inf values.")
-    # Integer labels index the model's last output axis: check them against its size.
-    if jnp.issubdtype(y.dtype, jnp.integer) and np.shape(y)[1:] == output.shape[1:-1]:
-        classes = output.shape[-1]
-        low, high = int(_xp(y).min(y)), int(_xp(y).max(y))
-        if low < 0 or high >= classes:
-            raise ValueError(
-                f"{name}: labels must lie in [0, {classes}) for a model with {classes} "
-                f"outputs, got values from {low} to {high}."
-            )
-
-
-def _xp(a: Any) -> Any:
-    return jnp if isinstance(a, jax.Array) else np
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _progress_bar(epochs: range, *, enabled: bool) -> Any:
-    from tqdm.auto import tqdm
-
-    return tqdm(epochs, disable=not enabled, unit="epoch", desc="fit", dynamic_ncols=True)
-

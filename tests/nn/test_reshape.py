@@ -54,3 +54,27 @@ def test_flatten_jit_and_vmap_match_eager():
     xs = np.random.default_rng(0).standard_normal((3, 2, 4, 5)).astype(np.float32)
     flat = jax.jit(jax.vmap(lambda x: nn.Flatten().apply({}, {}, x)[0]))(xs)
     np.testing.assert_array_equal(flat, xs.reshape(3, 2, 20))
+
+
+def test_reshape_reshapes_each_sample_row_major():
+    x = np.arange(2 * 4 * 3, dtype=np.float32).reshape(2, 4, 3, 1)
+    y, state = nn.Reshape((4, 3)).apply({}, {}, x)
+    np.testing.assert_array_equal(y, x.reshape(2, 4, 3))
+    assert state == {}
+
+
+def test_reshape_infers_one_axis():
+    y, _ = nn.Reshape((-1, 2)).apply({}, {}, np.zeros((5, 3, 4)))
+    assert y.shape == (5, 6, 2)
+
+
+def test_reshape_rejects_incompatible_size_naming_shapes():
+    with pytest.raises(ValueError, match=r"Reshape\(shape=\(5, 5\)\).*\(28, 28\)"):
+        nn.Reshape((5, 5)).init(jax.random.key(0), np.zeros((1, 28, 28)))
+
+
+def test_reshape_rejects_bad_shapes_and_compares_by_shape():
+    with pytest.raises(ValueError, match="at most one -1"):
+        nn.Reshape((-1, -1))
+    assert nn.Reshape([2, 3]) == nn.Reshape((2, 3)) != nn.Reshape((3, 2))
+    assert hash(nn.Reshape([2, 3])) == hash(nn.Reshape((2, 3)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import jax
@@ -127,6 +128,35 @@ def test_state_is_a_pytree_that_works_under_jit(name: str) -> None:
     assert float(loss(jitted_params)) < float(loss(params))
 
 
+TORCH_STYLE = {
+    "torch.sgd": lambda: optim.torch.sgd(lr=0.1, momentum=0.9),
+    "torch.adagrad": lambda: optim.torch.adagrad(),
+    "torch.rmsprop": lambda: optim.torch.rmsprop(momentum=0.5, centered=True),
+    "torch.adam": lambda: optim.torch.adam(amsgrad=True),
+    "torch.adamw": lambda: optim.torch.adamw(),
+    "torch.nadam": lambda: optim.torch.nadam(),
+}
+
+
+@pytest.mark.parametrize("name", list(ALL_OPTIMIZERS) + list(TORCH_STYLE))
+def test_params_and_state_can_be_donated(name: str) -> None:
+    """A training step donates params and state: no two state leaves may share a buffer."""
+    opt = {**ALL_OPTIMIZERS, **TORCH_STYLE}[name]()
+    params, loss = QUADRATIC.make(np.float32)
+    params = jax.tree.map(jnp.copy, params)
+
+    def step(p: Any, s: Any) -> tuple[Any, Any]:
+        updates, s = opt.update(jax.grad(loss)(p), s, p)
+        return optim.apply_updates(p, updates), s
+
+    donating = jax.jit(step, donate_argnums=(0, 1))
+    carry = (params, opt.init(params))
+    start = float(loss(params))
+    for _ in range(3):
+        carry = donating(*carry)
+    assert float(loss(carry[0])) < start
+
+
 def _descend(opt_factory: Any, learning_rate: Any, params: Any, loss: Any, steps: int) -> Any:
     opt = opt_factory(learning_rate)
 
@@ -210,3 +240,16 @@ def test_identity_and_scale() -> None:
     assert updates is params and state == optim.EmptyState()
     scaled, _ = optim.scale(-0.5).update(params, optim.EmptyState())
     np.testing.assert_array_equal(scaled["w"], [-1.0, 2.0])
+
+
+def test_every_public_name_is_documented() -> None:
+    public = [(optim, name) for name in optim.__all__] + [
+        (optim.torch, name) for name in optim.torch.__all__
+    ]
+    checked = 0
+    for module, name in public:
+        obj = getattr(module, name)
+        if inspect.isfunction(obj) or (inspect.isclass(obj) and obj.__module__ != "typing"):
+            assert obj.__doc__ and obj.__doc__.strip(), f"{module.__name__}.{name}: no docstring"
+            checked += 1
+    assert checked > 40

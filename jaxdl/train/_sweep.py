@@ -1,0 +1,232 @@
+"""``fit_sweep``: many independent training runs — seeds × hyperparameters — trained
+together, ``jax.vmap``-ed over a leading axis of runs into one compiled program per epoch
+(ARCHITECTURE principle 5: sweeps are vmapped, not looped in Python)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.typing import ArrayLike
+
+from jaxdl import nn, optim
+from jaxdl.train._inputs import check_arrays, check_key, check_run, is_int, output_spec, unpack
+from jaxdl.train._loops import make_epoch, make_evaluate
+from jaxdl.train._progress import progress_bar
+from jaxdl.train._state import TrainState
+from jaxdl.train._steps import LossFn, Metric, make_eval_step, make_train_step
+
+__all__ = ["fit_sweep"]
+
+OptimizerFactory = Callable[..., optim.GradientTransformation]
+
+
+def fit_sweep(
+    model: nn.Layer,
+    make_optimizer: OptimizerFactory,
+    train_data: Any,
+    *,
+    loss: LossFn,
+    epochs: int,
+    batch_size: int,
+    keys: jax.Array,
+    hyperparameters: Mapping[str, ArrayLike] | None = None,
+    validation_data: Any = None,
+    metrics: Sequence[Metric] | None = None,
+    progress: bool | str = True,
+    eval_batch_size: int | None = None,
+) -> tuple[TrainState, dict[str, np.ndarray]]:
+    r"""Train ``runs`` independent copies of ``model`` at once: one per key and
+    hyperparameter row, ``jax.vmap``-ed into one compiled program per epoch.
+
+    Run :math:`r` is exactly :func:`fit` with ``key=keys[r]`` and the optimizer
+    ``make_optimizer(**{name: values[r] for name, values in hyperparameters.items()})``:
+    the same initialisation, shuffling, batches and dropout keys. The training steps,
+    the compiled epoch (:func:`make_epoch`) and the validation pass (:func:`make_evaluate`)
+    are those of :func:`fit`, mapped over a leading ``runs`` axis of the training state,
+    the keys and the hyperparameters, while the data is shared by all runs. The program
+    is traced once, so ``make_optimizer`` receives traced scalars: it may pass them to an
+    optimizer (learning rates, momenta, decays) but not branch on them in Python. For a
+    grid crossed with seeds, flatten both into rows, e.g. ``np.repeat(grid, seeds)``
+    beside ``jax.random.split(key, len(grid) * seeds)``.
+
+    Arguments:
+        model: a layer; every run is initialised from ``x``'s shape with its own key.
+        make_optimizer: ``make_optimizer(**row) -> GradientTransformation``, e.g.
+            ``optim.adam`` (called with ``learning_rate=...``) or a ``lambda``. It is
+            first called once per run with Python scalars, so bad values (a negative
+            learning rate, an unknown name) fail before anything compiles.
+        train_data: ``(x, y)`` arrays or a dataset with ``x_train``/``y_train``, as for
+            :func:`fit`; it must fit on the device.
+        loss: ``loss(predictions, targets) -> scalar``, e.g.
+            ``jaxdl.losses.softmax_cross_entropy``.
+        epochs: passes over the data (≥ 1).
+        batch_size: samples per step (≥ 1; clipped to the number of samples).
+        keys: one JAX random key per run, shape ``(runs,)`` (``jax.random.split(key,
+            runs)``); run ``r``'s initialisation, shuffling and dropout derive from
+            ``keys[r]`` as :func:`fit`'s do from ``key``.
+        hyperparameters: ``{name: values}`` with one value per run (shape ``(runs,)``),
+            passed to ``make_optimizer`` by keyword (default ``None``: no arguments, a
+            sweep over keys only).
+        validation_data: ``(x_val, y_val)`` evaluated after each epoch (``val_*`` metrics).
+        metrics: extra metrics (default: accuracy for classification).
+        progress: show a progress bar over the epochs with the best run's loss and
+            validation accuracy (default ``True``); a string shows it under that label.
+        eval_batch_size: batch size for validation (default ``batch_size``).
+
+    Returns:
+        ``(train_state, history)``: the final :class:`TrainState` of every run, stacked
+        along a leading ``runs`` axis (``train_state.params["0"]["w"][r]`` is run ``r``'s
+        weight), and ``{"loss": ..., "accuracy": ..., "val_loss": ..., "val_accuracy":
+        ...}`` of NumPy arrays of shape ``(runs, epochs)``: per-epoch training means and
+        validation metrics, as in :func:`fit`'s ``History``.
+
+    Raises:
+        ValueError: before any compilation, for everything :func:`fit` checks, for
+            ``epochs < 1``, for a ``keys`` array that is not one key per run, for
+            hyperparameters whose number of values is not the number of keys, and for
+            hyperparameters that ``make_optimizer`` rejects.
+        TypeError: ``keys`` is not an array of JAX random keys.
+
+    Example:
+        >>> import jax, numpy as np
+        >>> from jaxdl import losses, nn, optim, train
+        >>> x = np.random.default_rng(0).normal(size=(64, 3)).astype("float32")
+        >>> y = (x[:, 0] > 0).astype("int32")
+        >>> rates = np.repeat([0.01, 0.1], 2)          # two learning rates × two seeds
+        >>> keys = jax.random.split(jax.random.key(0), len(rates))
+        >>> ts, history = train.fit_sweep(nn.Dense(2), optim.sgd, (x, y),
+        ...     loss=losses.softmax_cross_entropy, epochs=5, batch_size=16, keys=keys,
+        ...     hyperparameters={"learning_rate": rates}, progress=False)
+        >>> ts.params["w"].shape, history["loss"].shape
+        ((4, 3, 2), (4, 5))
+        >>> bool(history["loss"][2:, -1].max() < history["loss"][:2, -1].min())
+        True
+    """
+    x, y = unpack("train_data", train_data)
+    if not is_int(epochs) or epochs < 1:
+        raise ValueError(f"fit_sweep: epochs must be an int ≥ 1, got {epochs!r}.")
+    check_run(epochs, batch_size, 0, eval_batch_size)
+    runs = _count_runs(keys)
+    rows = _hyperparameter_rows(hyperparameters, runs)
+    for run, row in enumerate(rows):
+        _check_optimizer(make_optimizer, row, run)
+    output = output_spec(model, x)
+    check_arrays("train_data", x, y, output)
+    validation = None
+    if validation_data is not None:
+        validation = unpack("validation_data", validation_data)
+        check_arrays("validation_data", *validation, output, like=(x, y))
+        validation = jax.device_put(validation)
+
+    batch_size = min(batch_size, len(x))
+    sample = jax.ShapeDtypeStruct((1, *x.shape[1:]), x.dtype)
+    evaluate_fn = make_evaluate(
+        make_eval_step(model, loss, metrics=metrics), eval_batch_size or batch_size
+    )
+
+    def init_run(init_key: jax.Array, row: dict[str, jax.Array]) -> TrainState:
+        params, state = model.init(init_key, sample)
+        return TrainState.create(params=params, state=state, optimizer=make_optimizer(**row))
+
+    def epoch_run(
+        train_state: TrainState,
+        row: dict[str, jax.Array],
+        data_key: jax.Array,
+        epoch: jax.Array,
+        x: jax.Array,
+        y: jax.Array,
+        validation: tuple[jax.Array, jax.Array] | None,
+    ) -> tuple[TrainState, dict[str, jax.Array]]:
+        # The optimizer is built here, inside the trace, so its hyperparameters are traced.
+        train_step = make_train_step(model, loss, make_optimizer(**row), metrics=metrics)
+        epoch_key = jax.random.fold_in(data_key, epoch)
+        train_state, logs = make_epoch(train_step, batch_size)(train_state, x, y, epoch_key)
+        if validation is not None:
+            val_logs = evaluate_fn(train_state, *validation)
+            logs = {**logs, **{f"val_{name}": value for name, value in val_logs.items()}}
+        return train_state, logs
+
+    # Initialisation runs once, op by op: those small compilations are cached across
+    # sweeps of one model, whereas a jitted init would compile a new program per sweep.
+    init_runs = jax.vmap(init_run)
+    epoch_runs = jax.jit(jax.vmap(epoch_run, in_axes=(0, 0, 0, None, None, None, None)))
+
+    columns = {name: jnp.asarray(values) for name, values in (hyperparameters or {}).items()}
+    init_keys, data_keys = _split_each(keys)
+    train_state = init_runs(init_keys, columns)
+    x, y = jax.device_put(x), jax.device_put(y)
+    logs_per_epoch: list[dict[str, np.ndarray]] = []
+    label = progress if isinstance(progress, str) else "fit_sweep"
+    bar = progress_bar(range(epochs), enabled=bool(progress), label=label)
+    for epoch in bar:
+        train_state, logs = epoch_runs(
+            train_state, columns, data_keys, jnp.int32(epoch), x, y, validation
+        )
+        logs_per_epoch.append(jax.device_get(logs))
+        if progress:
+            bar.set_postfix(_best_of(logs_per_epoch[-1]))
+    history = {
+        name: np.stack([logs[name] for logs in logs_per_epoch], axis=1)
+        for name in logs_per_epoch[0]
+    }
+    return train_state, history
+
+
+def _count_runs(keys: Any) -> int:
+    """The number of runs, from a key array of shape ``(runs,)`` (typed keys) or
+    ``(runs, 2)`` (raw ``uint32`` keys)."""
+    check_key(keys)
+    typed = jax.dtypes.issubdtype(keys.dtype, jax.dtypes.prng_key)
+    key_rank = 0 if typed else 1
+    if keys.ndim != key_rank + 1 or keys.shape[0] == 0:
+        raise ValueError(
+            "fit_sweep: keys must hold one random key per run, shape (runs,) — e.g. "
+            f"jax.random.split(jax.random.key(0), runs) — got shape {keys.shape}."
+        )
+    return keys.shape[0]
+
+
+def _hyperparameter_rows(
+    hyperparameters: Mapping[str, ArrayLike] | None, runs: int
+) -> list[dict[str, Any]]:
+    """One ``{name: Python scalar}`` per run, after checking every column has ``runs``
+    values."""
+    columns = {name: np.asarray(values) for name, values in (hyperparameters or {}).items()}
+    for name, values in columns.items():
+        if values.ndim != 1 or len(values) != runs:
+            raise ValueError(
+                f"fit_sweep: hyperparameters[{name!r}] must hold one value per run, shape "
+                f"({runs},) like keys, got shape {values.shape}. For a grid crossed with "
+                "seeds, repeat it per seed (np.repeat) and split one key per run."
+            )
+    return [{name: values[run].item() for name, values in columns.items()}
+            for run in range(runs)]
+
+
+def _check_optimizer(make_optimizer: OptimizerFactory, row: dict[str, Any], run: int) -> None:
+    """Build run ``run``'s optimizer from Python scalars, where the optimizer's own range
+    checks still apply (under tracing they cannot)."""
+    try:
+        make_optimizer(**row)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"fit_sweep: make_optimizer(**{row}) failed for run {run}: {error}"
+        ) from error
+
+
+def _split_each(keys: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Each run's ``(init_key, data_key)``, split as :func:`fit` splits its ``key``."""
+    pairs = jax.vmap(jax.random.split)(keys)
+    return pairs[:, 0], pairs[:, 1]
+
+
+def _best_of(logs: dict[str, np.ndarray]) -> dict[str, str]:
+    """The best run's training loss and validation accuracy, for the progress bar."""
+    best = {"best_loss": np.nanmin(logs["loss"])}
+    if "val_accuracy" in logs:
+        best["best_val_accuracy"] = np.nanmax(logs["val_accuracy"])
+    return {name: f"{value:.4g}" for name, value in best.items()}

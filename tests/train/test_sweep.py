@@ -1,0 +1,133 @@
+import jax
+import numpy as np
+import pytest
+
+from jaxdl import activations, losses, nn, optim, train
+
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(80, 4)).astype(np.float32)
+Y = (X[:, 0] - X[:, 2] > 0).astype(np.int32)
+X_VAL = RNG.normal(size=(30, 4)).astype(np.float32)
+Y_VAL = (X_VAL[:, 0] - X_VAL[:, 2] > 0).astype(np.int32)
+# Dropout makes each run depend on its per-step keys, not only on its initialisation.
+MODEL = nn.Sequential([nn.Dense(8), activations.relu, nn.Dropout(0.25), nn.Dense(2)])
+RATES = np.array([0.03, 0.03, 0.3, 0.3])  # two learning rates × two seeds
+KEYS = jax.random.split(jax.random.key(7), len(RATES))
+
+
+def _sweep(**kwargs):
+    args = dict(loss=losses.softmax_cross_entropy, epochs=3, batch_size=16, keys=KEYS,
+                hyperparameters={"learning_rate": RATES}, progress=False)
+    args.update(kwargs)
+    data = args.pop("train_data", (X, Y))
+    return train.fit_sweep(MODEL, args.pop("make_optimizer", optim.momentum), data, **args)
+
+
+def _leaves(tree):
+    return jax.tree_util.tree_leaves(tree)
+
+
+@pytest.mark.parametrize("make_optimizer", [optim.momentum, optim.adam])
+def test_each_run_equals_fit_alone_with_its_key_and_hyperparameters(make_optimizer):
+    swept, history = _sweep(make_optimizer=make_optimizer, validation_data=(X_VAL, Y_VAL))
+    for run in (1, 2):  # different learning rates, different keys, neither the first run
+        key, rate = KEYS[run], RATES[run]
+        alone, alone_history = train.fit(
+            MODEL, make_optimizer(learning_rate=float(rate)), (X, Y),
+            loss=losses.softmax_cross_entropy, epochs=3, batch_size=16, key=key,
+            validation_data=(X_VAL, Y_VAL), progress=False,
+        )
+        assert int(swept.step[run]) == int(alone.step)
+        for a, b in zip(_leaves(swept.params), _leaves(alone.params)):
+            np.testing.assert_allclose(a[run], b, rtol=1e-5, atol=1e-6)
+        for a, b in zip(_leaves(swept.opt_state), _leaves(alone.opt_state)):
+            np.testing.assert_allclose(a[run], b, rtol=1e-5, atol=1e-6)
+        for name, values in alone_history.history.items():
+            np.testing.assert_allclose(history[name][run], values, rtol=1e-5, atol=1e-6)
+
+
+def test_sweep_compiles_one_program_for_all_epochs():
+    traces = []
+
+    def counting_loss(predictions, targets):
+        traces.append(1)
+        return losses.softmax_cross_entropy(predictions, targets)
+
+    _sweep(loss=counting_loss, epochs=4)
+    assert len(traces) == 1
+
+
+def test_sweep_stacks_states_and_history_along_the_runs_axis():
+    ts, history = _sweep(epochs=5, validation_data=(X_VAL, Y_VAL))
+    assert ts.params["0"]["w"].shape == (4, 4, 8)
+    assert ts.params["3"]["b"].shape == (4, 2)
+    assert ts.step.tolist() == [5 * (80 // 16)] * 4
+    assert sorted(history) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    assert all(values.shape == (4, 5) for values in history.values())
+
+
+def test_runs_differ_only_by_their_key_and_hyperparameters():
+    same_key = KEYS[np.array([0, 0, 0])]
+    ts, history = _sweep(keys=same_key, hyperparameters={"learning_rate": [0.1, 0.1, 0.5]})
+    w = ts.params["0"]["w"]
+    np.testing.assert_array_equal(w[0], w[1])
+    np.testing.assert_array_equal(history["loss"][0], history["loss"][1])
+    assert np.abs(w[2] - w[0]).max() > 1e-3
+
+
+def test_different_keys_give_different_runs():
+    ts, _ = _sweep(hyperparameters={"learning_rate": np.full(4, 0.1)})
+    w = np.asarray(ts.params["0"]["w"])
+    assert all(not np.array_equal(w[0], w[run]) for run in (1, 2, 3))
+
+
+def test_sweep_without_hyperparameters_runs_one_per_key():
+    ts, history = _sweep(make_optimizer=lambda: optim.sgd(0.1), hyperparameters=None)
+    assert ts.params["0"]["w"].shape[0] == history["loss"].shape[0] == len(KEYS)
+
+
+def test_raw_uint32_keys_give_the_same_runs_as_typed_keys():
+    typed, _ = _sweep()
+    raw, _ = _sweep(keys=jax.random.key_data(KEYS))
+    for a, b in zip(_leaves(typed.params), _leaves(raw.params)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_progress_bar_shows_its_label_and_the_best_run(capsys):
+    _sweep(epochs=2, validation_data=(X_VAL, Y_VAL), progress="momentum")
+    err = capsys.readouterr().err
+    assert "momentum" in err and "2/2" in err
+    assert "best_loss=" in err and "best_val_accuracy=" in err
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"hyperparameters": {"learning_rate": RATES[:3]}}, r"one value per run.*\(4,\)"),
+        ({"hyperparameters": {"learning_rate": RATES[:, None]}}, r"got shape \(4, 1\)"),
+        ({"keys": KEYS[0]}, r"one random key per run.*got shape \(\)"),
+        ({"keys": KEYS[:0], "hyperparameters": None}, r"got shape \(0,\)"),
+        ({"hyperparameters": {"learning_rate": -RATES}}, r"run 0.*learning_rate must be"),
+        ({"hyperparameters": {"rate": RATES}}, r"make_optimizer.*failed for run 0.*rate"),
+        ({"epochs": 0}, "epochs must be an int ≥ 1"),
+        ({"epochs": -2}, "epochs must be an int ≥ 1"),
+        ({"batch_size": 0}, "batch_size must be an int ≥ 1"),
+        ({"train_data": (X, Y[:-1])}, "80 samples but y has 79"),
+        ({"validation_data": (X_VAL[:, :3], Y_VAL)}, r"per-sample shape \(3,\).*\(4,\)"),
+    ],
+)
+def test_sweep_rejects_bad_input_before_compiling(kwargs, message):
+    traces = []
+
+    def counting_loss(predictions, targets):
+        traces.append(1)
+        return losses.softmax_cross_entropy(predictions, targets)
+
+    with pytest.raises(ValueError, match=message):
+        _sweep(loss=counting_loss, **kwargs)
+    assert traces == []
+
+
+def test_sweep_rejects_seeds_instead_of_keys():
+    with pytest.raises(TypeError, match=r"jax\.random\.key"):
+        _sweep(keys=np.arange(4))
