@@ -139,6 +139,7 @@ def fit(
             bar.set_postfix({name: f"{value:.4g}" for name, value in logs.items()})
         if context.stop_training:
             break
+    bar.close()
     for callback in callbacks:
         callback.on_train_end(context)
     return context.train_state, history
