@@ -115,3 +115,21 @@ def test_evaluate_matches_direct_computation():
     assert metrics["loss"] == pytest.approx(float(losses.softmax_cross_entropy(logits, Y)),
                                             rel=1e-5)
     assert metrics["accuracy"] == pytest.approx(float(np.mean(np.argmax(logits, -1) == Y)))
+
+
+@pytest.mark.parametrize("conv, expected", [(True, "stepped"), (False, "compiled")])
+def test_fit_steps_per_batch_for_convolutions_on_cpu(monkeypatch, conv, expected):
+    # XLA:CPU's convolution weight gradients are ~80x slower inside a loop (jax#12868).
+    import jaxdl.train._fit as fit_module
+
+    chosen = []
+    for name, label in (("make_epoch", "compiled"), ("make_streaming_epoch", "stepped")):
+        original = getattr(fit_module, name)
+        monkeypatch.setattr(fit_module, name,
+                            lambda *a, _o=original, _l=label: chosen.append(_l) or _o(*a))
+    images = RNG.normal(size=(32, 6, 6, 1)).astype(np.float32)
+    layers = [nn.Conv2D(2, 3)] if conv else [nn.Dense(2)]
+    model = nn.Sequential([*layers, nn.Flatten(), nn.Dense(2)])
+    train.fit(model, optim.sgd(0.1), (images, Y[:32]), loss=losses.softmax_cross_entropy,
+              epochs=1, batch_size=8, key=jax.random.key(0), progress=False)
+    assert chosen == [expected if jax.default_backend() == "cpu" else "compiled"]
