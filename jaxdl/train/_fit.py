@@ -10,7 +10,14 @@ import jax
 from jaxdl import nn, optim
 from jaxdl.train._callbacks import Callback, FitContext
 from jaxdl.train._history import History
-from jaxdl.train._inputs import check_arrays, check_key, check_run, output_spec, unpack
+from jaxdl.train._inputs import (
+    check_arrays,
+    check_key,
+    check_run,
+    checked_data,
+    output_spec,
+    unpack,
+)
 from jaxdl.train._loops import make_epoch, make_evaluate, make_streaming_epoch
 from jaxdl.train._progress import progress_bar
 from jaxdl.train._state import TrainState
@@ -97,15 +104,9 @@ def fit(
         >>> len(history["loss"]), history["accuracy"][-1] > 0.9
         (5, True)
     """
-    x, y = unpack("train_data", train_data)
     check_run(epochs, batch_size, initial_epoch, eval_batch_size)
     check_key(key)
-    output = output_spec(model, x)
-    check_arrays("train_data", x, y, output)
-    validation = None
-    if validation_data is not None:
-        validation = unpack("validation_data", validation_data)
-        check_arrays("validation_data", *validation, output, like=(x, y))
+    x, y, validation = checked_data(model, train_data, validation_data)
 
     init_key, data_key = jax.random.split(key)
     if train_state is None:

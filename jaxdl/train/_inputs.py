@@ -24,6 +24,21 @@ def unpack(name: str, data: Any, split: str = "train") -> tuple[Any, Any]:
     return as_array(x), (y if isinstance(y, jax.Array) else np.asarray(y))
 
 
+def checked_data(
+    model: nn.Layer, train_data: Any, validation_data: Any
+) -> tuple[Any, Any, tuple[Any, Any] | None]:
+    """``(x, y, validation)`` unpacked from ``train_data``/``validation_data`` and checked
+    against each other and the model's output (see :func:`check_arrays`)."""
+    x, y = unpack("train_data", train_data)
+    output = output_spec(model, x)
+    check_arrays("train_data", x, y, output)
+    validation = None
+    if validation_data is not None:
+        validation = unpack("validation_data", validation_data)
+        check_arrays("validation_data", *validation, output, like=(x, y))
+    return x, y, validation
+
+
 def check_run(epochs: Any, batch_size: Any, initial_epoch: Any, eval_batch_size: Any) -> None:
     for name, value, low in [("epochs", epochs, 0), ("batch_size", batch_size, 1),
                              ("initial_epoch", initial_epoch, 0)]:

@@ -13,7 +13,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from jaxdl import nn, optim
-from jaxdl.train._inputs import check_arrays, check_key, check_run, is_int, output_spec, unpack
+from jaxdl.train._inputs import check_key, check_run, checked_data, is_int
 from jaxdl.train._loops import make_epoch, make_evaluate
 from jaxdl.train._progress import progress_bar
 from jaxdl.train._state import TrainState
@@ -106,7 +106,6 @@ def fit_sweep(
         >>> bool(history["loss"][2:, -1].max() < history["loss"][:2, -1].min())
         True
     """
-    x, y = unpack("train_data", train_data)
     if not is_int(epochs) or epochs < 1:
         raise ValueError(f"fit_sweep: epochs must be an int ≥ 1, got {epochs!r}.")
     check_run(epochs, batch_size, 0, eval_batch_size)
@@ -114,12 +113,8 @@ def fit_sweep(
     rows = _hyperparameter_rows(hyperparameters, runs)
     for run, row in enumerate(rows):
         _check_optimizer(make_optimizer, row, run)
-    output = output_spec(model, x)
-    check_arrays("train_data", x, y, output)
-    validation = None
-    if validation_data is not None:
-        validation = unpack("validation_data", validation_data)
-        check_arrays("validation_data", *validation, output, like=(x, y))
+    x, y, validation = checked_data(model, train_data, validation_data)
+    if validation is not None:
         validation = jax.device_put(validation)
 
     batch_size = min(batch_size, len(x))
