@@ -18,7 +18,12 @@ from jaxdl.train._inputs import (
     output_spec,
     unpack,
 )
-from jaxdl.train._loops import make_epoch, make_evaluate, make_streaming_epoch
+from jaxdl.train._loops import (
+    convolutions_on_cpu,
+    make_epoch,
+    make_evaluate,
+    make_streaming_epoch,
+)
 from jaxdl.train._progress import progress_bar
 from jaxdl.train._state import TrainState
 from jaxdl.train._steps import LossFn, Metric, make_eval_step, make_train_step
@@ -117,7 +122,7 @@ def fit(
     train_step = make_train_step(model, loss, optimizer, metrics=metrics)
     fits_on_device = x.nbytes + y.nbytes <= DEVICE_DATA_LIMIT_BYTES
     if streaming is None:
-        streaming = not fits_on_device or _convolutions_on_cpu(model)
+        streaming = not fits_on_device or convolutions_on_cpu(model)
     if fits_on_device or not streaming:
         x, y = jax.device_put(x), jax.device_put(y)
     run_epoch = (make_streaming_epoch if streaming else make_epoch)(train_step, batch_size)
@@ -179,13 +184,3 @@ def evaluate(
     evaluate_fn = make_evaluate(make_eval_step(model, loss, metrics=metrics), batch_size)
     return {name: float(value) for name, value in evaluate_fn(train_state, x, y).items()}
 
-
-def _convolutions_on_cpu(model: nn.Layer) -> bool:
-    """Whether ``model`` has a convolution layer and runs on XLA:CPU (see ``fit``)."""
-    return jax.default_backend() == "cpu" and _has_convolution(model)
-
-
-def _has_convolution(layer: nn.Layer) -> bool:
-    if isinstance(layer, (nn.Conv1D, nn.Conv2D)):
-        return True
-    return any(_has_convolution(inner) for inner in getattr(layer, "layers", ()))

@@ -16,9 +16,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdl import nn
 from jaxdl.train._state import TrainState
 
-__all__ = ["make_epoch", "make_evaluate", "make_streaming_epoch"]
+__all__ = ["convolutions_on_cpu", "make_epoch", "make_evaluate", "make_streaming_epoch"]
 
 StepFn = Callable[[TrainState, tuple[Any, Any], jax.Array], tuple[TrainState, dict]]
 EvalFn = Callable[[TrainState, tuple[Any, Any]], dict]
@@ -98,3 +99,16 @@ def _epoch_plan(key: jax.Array, n: int, batch_size: int) -> tuple[jax.Array, jax
     num_batches = n // batch_size
     order = jax.random.permutation(permute_key, n)[: num_batches * batch_size]
     return order.reshape(num_batches, batch_size), jax.random.split(step_key, num_batches)
+
+
+def convolutions_on_cpu(model: nn.Layer) -> bool:
+    """Whether ``model`` has a convolution layer and runs on XLA:CPU, where a convolution's
+    weight gradient inside a loop body is about 80 times slower than outside one
+    (jax-ml/jax#12868): such models train one jitted step per batch, not a scanned epoch."""
+    return jax.default_backend() == "cpu" and _has_convolution(model)
+
+
+def _has_convolution(layer: nn.Layer) -> bool:
+    if isinstance(layer, (nn.Conv1D, nn.Conv2D)):
+        return True
+    return any(_has_convolution(inner) for inner in getattr(layer, "layers", ()))

@@ -20,22 +20,29 @@ def _sweep(**kwargs):
                 hyperparameters={"learning_rate": RATES}, progress=False)
     args.update(kwargs)
     data = args.pop("train_data", (X, Y))
-    return train.fit_sweep(MODEL, args.pop("make_optimizer", optim.momentum), data, **args)
+    model = args.pop("model", MODEL)
+    return train.fit_sweep(model, args.pop("make_optimizer", optim.momentum), data, **args)
 
 
 def _leaves(tree):
     return jax.tree_util.tree_leaves(tree)
 
 
+@pytest.mark.parametrize("stepped", [False, True])
 @pytest.mark.parametrize("make_optimizer", [optim.momentum, optim.adam])
-def test_each_run_equals_fit_alone_with_its_key_and_hyperparameters(make_optimizer):
-    swept, history = _sweep(make_optimizer=make_optimizer, validation_data=(X_VAL, Y_VAL))
+def test_each_run_equals_fit_alone_with_its_key_and_hyperparameters(make_optimizer, stepped):
+    swept, history = _sweep(make_optimizer=make_optimizer, validation_data=(X_VAL, Y_VAL),
+                            stepped=stepped)
+    _assert_runs_equal_fit(MODEL, (X, Y), (X_VAL, Y_VAL), swept, history, make_optimizer)
+
+
+def _assert_runs_equal_fit(model, data, validation, swept, history, make_optimizer):
     for run in (1, 2):  # different learning rates, different keys, neither the first run
         key, rate = KEYS[run], RATES[run]
         alone, alone_history = train.fit(
-            MODEL, make_optimizer(learning_rate=float(rate)), (X, Y),
+            model, make_optimizer(learning_rate=float(rate)), data,
             loss=losses.softmax_cross_entropy, epochs=3, batch_size=16, key=key,
-            validation_data=(X_VAL, Y_VAL), progress=False,
+            validation_data=validation, progress=False,
         )
         assert int(swept.step[run]) == int(alone.step)
         for a, b in zip(_leaves(swept.params), _leaves(alone.params)):
@@ -46,15 +53,42 @@ def test_each_run_equals_fit_alone_with_its_key_and_hyperparameters(make_optimiz
             np.testing.assert_allclose(history[name][run], values, rtol=1e-5, atol=1e-6)
 
 
-def test_sweep_compiles_one_program_for_all_epochs():
+@pytest.mark.parametrize("stepped, copies", [(False, 1), (True, len(KEYS))])
+def test_sweep_compiles_one_program_for_all_epochs(stepped, copies):
+    # vmap traces the step once; the stepped path has one copy of it per run.
     traces = []
 
     def counting_loss(predictions, targets):
         traces.append(1)
         return losses.softmax_cross_entropy(predictions, targets)
 
-    _sweep(loss=counting_loss, epochs=4)
-    assert len(traces) == 1
+    _sweep(loss=counting_loss, epochs=4, stepped=stepped)
+    assert len(traces) == copies
+
+
+IMAGES = RNG.normal(size=(X.shape[0], 6, 6, 1)).astype(np.float32)
+CONV_MODEL = nn.Sequential([nn.Conv2D(3, 3), activations.relu, nn.Dropout(0.25), nn.Flatten(),
+                            nn.Dense(2)])
+
+
+def test_convolution_runs_equal_fit_alone():
+    data, validation = (IMAGES, Y), (IMAGES[:30], Y_VAL)
+    swept, history = _sweep(train_data=data, validation_data=validation, model=CONV_MODEL)
+    _assert_runs_equal_fit(CONV_MODEL, data, validation, swept, history, optim.momentum)
+
+
+@pytest.mark.parametrize("conv", [True, False])
+def test_sweep_steps_per_batch_for_convolutions_on_cpu(monkeypatch, conv):
+    # XLA:CPU's convolution weight gradients are ~80x slower inside a loop (jax#12868).
+    import jaxdl.train._sweep as sweep_module
+
+    chosen = []
+    original = sweep_module._stepped_epochs
+    monkeypatch.setattr(sweep_module, "_stepped_epochs",
+                        lambda *a: chosen.append("stepped") or original(*a))
+    model = CONV_MODEL if conv else MODEL
+    _sweep(train_data=(IMAGES if conv else X, Y), model=model, epochs=1)
+    assert chosen == (["stepped"] if conv and jax.default_backend() == "cpu" else [])
 
 
 def test_sweep_stacks_states_and_history_along_the_runs_axis():
@@ -114,6 +148,7 @@ def test_progress_bar_shows_its_label_and_the_best_run(capsys):
         ({"batch_size": 0}, "batch_size must be an int ≥ 1"),
         ({"train_data": (X, Y[:-1])}, "80 samples but y has 79"),
         ({"validation_data": (X_VAL[:, :3], Y_VAL)}, r"per-sample shape \(3,\).*\(4,\)"),
+        ({"stepped": "yes"}, r"stepped must be True, False or None, got 'yes'"),
     ],
 )
 def test_sweep_rejects_bad_input_before_compiling(kwargs, message):
