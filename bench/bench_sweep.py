@@ -2,7 +2,7 @@
 
 A sweep of ``--runs`` LeNet CNNs (``jaxdl.models.cnn()``: 5×5 convolutions 32 and 64,
 dense 256; SGD with one learning rate per run) on 28×28×1 float32 images, batch 128.
-Four ways to train the same runs, each timed on the same batches:
+Four ways to train the same runs, each for the same number of steps:
 
 - ``fit_sweep stepped``: jaxdl's path for convolutions on CPU — one compiled program per
   batch with one copy of the training step per run;
@@ -16,10 +16,10 @@ Four ways to train the same runs, each timed on the same batches:
 
 Each way builds its programs anew per call, so each is timed from scratch for 1 epoch
 and for ``1 + --epochs`` epochs, after a first, compiling call: the difference is the
-time of the extra epochs alone, without initialisation and compilation. The figure is that time per
-training step (one batch, all runs), with its ratio to ``fit per run``; the first epoch's
-time (compilation included) is shown beside it. Random images: the time does not depend
-on the values.
+time of the extra epochs alone, without initialisation and compilation. The figure is
+that time per training step (one batch, all runs), with its ratio to ``fit per run``;
+the first epoch's time (compilation included) is shown beside it. Random images: the
+time does not depend on the values.
 
 Usage::
 
@@ -69,7 +69,8 @@ def sweep_runner(x, y, keys, rates, stepped: bool) -> Callable[[int], None]:
 
 
 def vmapped_runner(x, y, keys, rates) -> Callable[[int], None]:
-    """The stepped loop with a ``vmap``-ed step (same plan as ``fit``'s stepped epoch)."""
+    """The stepped loop with a ``vmap``-ed step, shuffling per run and epoch (not
+    ``fit``'s exact plan: the time does not depend on which batches come when)."""
     model = models.cnn()
     x, y = jax.device_put(x), jax.device_put(y)
 
