@@ -1,6 +1,7 @@
 """``fit_sweep``: many independent training runs — seeds × hyperparameters — trained
 together, ``jax.vmap``-ed over a leading axis of runs into one compiled program per epoch
-(ARCHITECTURE principle 5: sweeps are vmapped, not looped in Python)."""
+(ARCHITECTURE principle 5: sweeps are vmapped, not looped in Python); on CPU, convolution
+models run one compiled program per batch that holds every run (jax-ml/jax#12868)."""
 
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ def fit_sweep(
     stepped: bool | None = None,
 ) -> tuple[TrainState, dict[str, np.ndarray]]:
     r"""Train ``runs`` independent copies of ``model`` at once: one per key and
-    hyperparameter row, ``jax.vmap``-ed into one compiled program per epoch.
+    hyperparameter row, ``jax.vmap``-ed into one compiled program per epoch (per batch
+    for convolution models on CPU, see below).
 
     Run :math:`r` is exactly :func:`fit` with ``key=keys[r]`` and the optimizer
     ``make_optimizer(**{name: values[r] for name, values in hyperparameters.items()})``:
@@ -60,7 +62,7 @@ def fit_sweep(
     about 80 times slower inside a loop body). They train *stepped*: one compiled program
     per batch that steps every run, holding one copy of the step per run rather than a
     ``vmap``-ed one — a ``vmap``-ed convolution becomes a grouped convolution, which
-    XLA:CPU runs 2.5 times slower than separate ones. Measured by
+    XLA:CPU runs 2.5–2.7 times slower than separate ones. Measured by
     ``bench/bench_sweep.py`` (LeNet, 28×28 batches of 128, 4 runs, 2-core CPU): 0.30 s
     per step stepped, 0.78 s stepped with ``vmap``, 17.8 s scanned with ``vmap``, and
     0.32 s for the four runs trained one after another by :func:`fit`. The program, and
