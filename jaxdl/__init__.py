@@ -5,8 +5,8 @@ and ``layer.apply(params, state, x, key=..., train=...) -> (y, state)``. ``jax.g
 backpropagation and ``jax.jit`` compiles.
 
 Subpackages: ``activations``, ``losses``, ``initializers``, ``nn`` (layers), ``models``,
-``perceptron``, ``optim`` (optimizers), ``train`` (``fit``), ``data`` (datasets) and
-``checkpoint``.
+``perceptron``, ``optim`` (optimizers), ``train`` (``fit``), ``data`` (datasets),
+``checkpoint`` and ``parallel`` (data parallelism over a device mesh).
 """
 
 from jaxdl import (
@@ -18,6 +18,7 @@ from jaxdl import (
     models,
     nn,
     optim,
+    parallel,
     perceptron,
     train,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "models",
     "nn",
     "optim",
+    "parallel",
     "perceptron",
     "train",
 ]

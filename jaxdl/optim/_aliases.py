@@ -14,7 +14,14 @@ from typing import Any
 
 from jax.typing import DTypeLike
 
-from jaxdl.optim._base import GradientTransformation, Params, ScalarOrSchedule, chain, identity
+from jaxdl.optim._base import (
+    GradientTransformation,
+    Params,
+    ScalarOrSchedule,
+    chain,
+    identity,
+    memoized,
+)
 from jaxdl.optim._scaling import add_decayed_weights, scale_by_learning_rate
 from jaxdl.optim._transforms import (
     scale_by_adadelta,
@@ -39,6 +46,7 @@ __all__ = [
 ]
 
 
+@memoized
 def sgd(
     learning_rate: ScalarOrSchedule,
     momentum: float | None = None,
@@ -89,6 +97,7 @@ def sgd(
     )
 
 
+@memoized
 def momentum(learning_rate: ScalarOrSchedule, momentum: float = 0.9) -> GradientTransformation:
     """Gradient descent with heavy-ball momentum: ``sgd(learning_rate, momentum)``.
 
@@ -118,6 +127,7 @@ def momentum(learning_rate: ScalarOrSchedule, momentum: float = 0.9) -> Gradient
     return sgd(learning_rate, momentum=momentum)
 
 
+@memoized
 def nesterov(learning_rate: ScalarOrSchedule, momentum: float = 0.9) -> GradientTransformation:
     """Nesterov accelerated gradient: ``sgd(learning_rate, momentum, nesterov=True)``.
 
@@ -150,6 +160,7 @@ def nesterov(learning_rate: ScalarOrSchedule, momentum: float = 0.9) -> Gradient
     return sgd(learning_rate, momentum=momentum, nesterov=True)
 
 
+@memoized
 def adagrad(
     learning_rate: ScalarOrSchedule,
     initial_accumulator_value: float = 0.1,
@@ -195,6 +206,7 @@ def adagrad(
     )
 
 
+@memoized
 def adadelta(
     learning_rate: ScalarOrSchedule = 1.0,
     rho: float = 0.9,
@@ -250,6 +262,7 @@ def adadelta(
     )
 
 
+@memoized
 def rmsprop(
     learning_rate: ScalarOrSchedule,
     decay: float = 0.9,
@@ -325,6 +338,7 @@ def rmsprop(
     )
 
 
+@memoized
 def adam(
     learning_rate: ScalarOrSchedule,
     b1: float = 0.9,
@@ -385,6 +399,7 @@ def adam(
     )
 
 
+@memoized
 def nadam(
     learning_rate: ScalarOrSchedule,
     b1: float = 0.9,
@@ -434,6 +449,7 @@ def nadam(
     )
 
 
+@memoized
 def adamw(
     learning_rate: ScalarOrSchedule,
     b1: float = 0.9,

@@ -13,9 +13,10 @@ States are pytrees (usually ``NamedTuple``s of arrays), so they pass through ``j
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
-from typing import Any, NamedTuple, Protocol, TypeAlias
+from typing import Any, NamedTuple, Protocol, TypeAlias, TypeVar
 
 import jax
 import jax.numpy as jnp
@@ -32,6 +33,7 @@ __all__ = [
     "apply_updates",
     "chain",
     "identity",
+    "memoized",
 ]
 
 Params: TypeAlias = Any
@@ -79,6 +81,35 @@ class EmptyState(NamedTuple):
     """The state of a transformation that keeps none (an empty pytree)."""
 
 
+Factory = TypeVar("Factory", bound=Callable[..., Any])
+
+
+def memoized(factory: Factory) -> Factory:
+    """Make ``factory`` return the same object when called again with equal arguments.
+
+    A transformation is an immutable pair of pure functions, so two calls of
+    ``adam(1e-3)`` may as well share one: then they compare equal, and programs compiled
+    for one (``jaxdl.train.fit`` caches its programs on the optimizer) serve the other.
+    Arguments are compared by type and value (``1`` and ``1.0`` differ), functions such
+    as schedules by identity. Calls with an argument that cannot be hashed (an array, a
+    list, a traced value inside ``jit``) build a new object each time; bad arguments raise
+    every time, since exceptions are not remembered. Up to 512 results are kept per
+    factory, the least recently used dropped first.
+    """
+    remembered = functools.lru_cache(maxsize=512, typed=True)(factory)
+
+    @functools.wraps(factory)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            hash((args, tuple(kwargs.items())))
+        except TypeError:
+            return factory(*args, **kwargs)
+        return remembered(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@memoized
 def identity() -> GradientTransformation:
     """The transformation that returns its updates unchanged and keeps no state.
 
@@ -103,6 +134,7 @@ def identity() -> GradientTransformation:
     return GradientTransformation(init, update)
 
 
+@memoized
 def chain(*transforms: Any) -> GradientTransformation:
     """Compose transformations: each one's output updates feed the next one's input.
 

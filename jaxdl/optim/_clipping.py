@@ -8,7 +8,14 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from jaxdl.optim._base import EmptyState, GradientTransformation, OptState, Params, Updates
+from jaxdl.optim._base import (
+    EmptyState,
+    GradientTransformation,
+    OptState,
+    Params,
+    Updates,
+    memoized,
+)
 from jaxdl.optim._validation import check_hyperparameters
 
 __all__ = ["clip_by_global_norm", "global_norm"]
@@ -34,6 +41,7 @@ def global_norm(tree: Updates) -> jax.Array:
     return jnp.sqrt(jax.tree.reduce(operator.add, sums, initializer=0))
 
 
+@memoized
 def clip_by_global_norm(max_norm: ArrayLike) -> GradientTransformation:
     """Scale the updates down so that their global norm is at most ``max_norm``.
 

@@ -23,6 +23,7 @@ from jaxdl.optim._base import (
     Schedule,
     Updates,
     identity,
+    memoized,
 )
 from jaxdl.optim._numerics import safe_increment, zero_count
 from jaxdl.optim._validation import check_hyperparameters
@@ -49,6 +50,7 @@ class WeightDecayScheduleState(NamedTuple):
     count: jax.Array
 
 
+@memoized
 def scale(step_size: ArrayLike) -> GradientTransformation:
     """Multiply the updates by a constant.
 
@@ -79,6 +81,7 @@ def scale(step_size: ArrayLike) -> GradientTransformation:
     return GradientTransformation(init, update)
 
 
+@memoized
 def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
     """Multiply the updates by a schedule of the step counter.
 
@@ -116,6 +119,7 @@ def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
     return GradientTransformation(init, update)
 
 
+@memoized
 def scale_by_learning_rate(
     learning_rate: ScalarOrSchedule | None, *, flip_sign: bool = True
 ) -> GradientTransformation:
@@ -146,6 +150,7 @@ def scale_by_learning_rate(
     return scale(sign * learning_rate)
 
 
+@memoized
 def add_decayed_weights(
     weight_decay: ScalarOrSchedule = 0.0,
     mask: Any | Callable[[Params], Any] | None = None,

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from jaxdl.optim._base import Schedule
+from jaxdl.optim._base import Schedule, memoized
 
 __all__ = [
     "constant_schedule",
@@ -28,6 +28,7 @@ __all__ = [
 ]
 
 
+@memoized
 def constant_schedule(value: ArrayLike) -> Schedule:
     """The same value at every step: :math:`\\eta(t) = \\eta_0`.
 
@@ -37,6 +38,7 @@ def constant_schedule(value: ArrayLike) -> Schedule:
     return lambda count: value
 
 
+@memoized
 def polynomial_schedule(
     init_value: ArrayLike,
     end_value: ArrayLike,
@@ -75,6 +77,7 @@ def polynomial_schedule(
     return schedule
 
 
+@memoized
 def linear_schedule(
     init_value: ArrayLike, end_value: ArrayLike, transition_steps: int, transition_begin: int = 0
 ) -> Schedule:
@@ -97,6 +100,7 @@ def linear_schedule(
     )
 
 
+@memoized
 def piecewise_constant_schedule(
     init_value: ArrayLike, boundaries_and_scales: dict[int, float] | None = None
 ) -> Schedule:
@@ -132,6 +136,7 @@ def piecewise_constant_schedule(
     return schedule
 
 
+@memoized
 def exponential_decay(
     init_value: ArrayLike,
     transition_steps: int,
@@ -175,6 +180,7 @@ def exponential_decay(
     return schedule
 
 
+@memoized
 def cosine_decay_schedule(
     init_value: ArrayLike, decay_steps: int, alpha: ArrayLike = 0.0, exponent: ArrayLike = 1.0
 ) -> Schedule:
@@ -209,6 +215,7 @@ def cosine_decay_schedule(
     return schedule
 
 
+@memoized
 def warmup_cosine_decay_schedule(
     init_value: ArrayLike,
     peak_value: ArrayLike,
@@ -252,6 +259,7 @@ def warmup_cosine_decay_schedule(
     return join_schedules([warmup, decay], [warmup_steps])
 
 
+@memoized
 def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> Schedule:
     """Run ``schedules[i + 1]`` from ``boundaries[i]`` on, its counter restarting at 0.
 

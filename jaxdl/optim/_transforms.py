@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike, DTypeLike
 
-from jaxdl.optim._base import GradientTransformation, Params, Updates
+from jaxdl.optim._base import GradientTransformation, Params, Updates, memoized
 from jaxdl.optim._numerics import (
     bias_correction,
     cast_tree,
@@ -85,6 +85,7 @@ class ScaleByAdaDeltaState(NamedTuple):
     e_x: Updates
 
 
+@memoized
 def trace(
     decay: ArrayLike, nesterov: bool = False, accumulator_dtype: DTypeLike | None = None
 ) -> GradientTransformation:
@@ -134,6 +135,7 @@ def trace(
     return GradientTransformation(init, update)
 
 
+@memoized
 def scale_by_rss(
     initial_accumulator_value: ArrayLike = 0.1, eps: ArrayLike = 1e-7
 ) -> GradientTransformation:
@@ -179,6 +181,7 @@ def scale_by_rss(
     return GradientTransformation(init, update)
 
 
+@memoized
 def scale_by_rms(
     decay: ArrayLike = 0.9,
     eps: ArrayLike = 1e-8,
@@ -232,6 +235,7 @@ def scale_by_rms(
     return GradientTransformation(init, update)
 
 
+@memoized
 def scale_by_stddev(
     decay: ArrayLike = 0.9,
     eps: ArrayLike = 1e-8,
@@ -288,6 +292,7 @@ def scale_by_stddev(
     return GradientTransformation(init, update)
 
 
+@memoized
 def scale_by_adam(
     b1: ArrayLike = 0.9,
     b2: ArrayLike = 0.999,
@@ -359,6 +364,7 @@ def scale_by_adam(
     return GradientTransformation(init, update)
 
 
+@memoized
 def scale_by_adadelta(rho: ArrayLike = 0.9, eps: ArrayLike = 1e-6) -> GradientTransformation:
     """Rescale by the ratio of RMS step to RMS gradient (AdaDelta, Zeiler 2012).
 

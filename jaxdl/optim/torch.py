@@ -41,7 +41,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxdl.optim._base import GradientTransformation, Params, ScalarOrSchedule, Updates
+from jaxdl.optim._base import GradientTransformation, Params, ScalarOrSchedule, Updates, memoized
 from jaxdl.optim._numerics import one_minus_power, safe_increment, zero_count
 from jaxdl.optim._validation import check_hyperparameters
 
@@ -103,6 +103,7 @@ class NAdamState(NamedTuple):
     exp_avg_sq: Updates
 
 
+@memoized
 def sgd(
     lr: ScalarOrSchedule = 1e-3,
     momentum: float = 0.0,
@@ -183,6 +184,7 @@ def sgd(
     return GradientTransformation(init, update)
 
 
+@memoized
 def adagrad(
     lr: ScalarOrSchedule = 1e-2,
     lr_decay: float = 0.0,
@@ -253,6 +255,7 @@ def adagrad(
     return GradientTransformation(init, update)
 
 
+@memoized
 def rmsprop(
     lr: ScalarOrSchedule = 1e-2,
     alpha: float = 0.99,
@@ -356,6 +359,7 @@ def rmsprop(
     return GradientTransformation(init, update)
 
 
+@memoized
 def adam(
     lr: ScalarOrSchedule = 1e-3,
     betas: tuple[float, float] = (0.9, 0.999),
@@ -412,6 +416,7 @@ def adam(
     )
 
 
+@memoized
 def adamw(
     lr: ScalarOrSchedule = 1e-3,
     betas: tuple[float, float] = (0.9, 0.999),
@@ -450,6 +455,7 @@ def adamw(
     return _adam_family("torch.adamw", lr, betas, eps, weight_decay, amsgrad, maximize, True)
 
 
+@memoized
 def nadam(
     lr: ScalarOrSchedule = 2e-3,
     betas: tuple[float, float] = (0.9, 0.999),

@@ -21,27 +21,30 @@ from jaxdl.train._callbacks import (
     LearningRateLogger,
     ModelCheckpoint,
 )
-from jaxdl.train._fit import evaluate, fit
+from jaxdl.train._fit import evaluate, fit, initial_state
 from jaxdl.train._history import History
 from jaxdl.train._loops import make_epoch, make_evaluate, make_streaming_epoch
 from jaxdl.train._metrics import accuracy, top_k_accuracy
 from jaxdl.train._state import TrainState
-from jaxdl.train._steps import Metric, make_eval_step, make_train_step
+from jaxdl.train._steps import EvalStep, Metric, TrainStep, make_eval_step, make_train_step
 from jaxdl.train._sweep import fit_sweep
 
 __all__ = [
     "Callback",
     "EarlyStopping",
+    "EvalStep",
     "FitContext",
     "History",
     "LearningRateLogger",
     "Metric",
     "ModelCheckpoint",
     "TrainState",
+    "TrainStep",
     "accuracy",
     "evaluate",
     "fit",
     "fit_sweep",
+    "initial_state",
     "make_epoch",
     "make_eval_step",
     "make_evaluate",

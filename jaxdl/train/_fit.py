@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 import jax
+from jax.sharding import Mesh
+from jax.typing import DTypeLike
 
-from jaxdl import nn, optim
+from jaxdl import nn, optim, parallel
 from jaxdl.train._callbacks import Callback, FitContext
 from jaxdl.train._history import History
 from jaxdl.train._inputs import (
     check_arrays,
     check_key,
+    check_parallel,
     check_run,
     checked_data,
     output_spec,
     unpack,
 )
 from jaxdl.train._loops import (
+    cached,
     convolutions_on_cpu,
     make_epoch,
     make_evaluate,
@@ -28,11 +33,14 @@ from jaxdl.train._progress import progress_bar
 from jaxdl.train._state import TrainState
 from jaxdl.train._steps import LossFn, Metric, make_eval_step, make_train_step
 
-__all__ = ["evaluate", "fit"]
+__all__ = ["evaluate", "fit", "initial_state"]
 
 # Data larger than this stays in host memory and is streamed batch by batch (fit's
 # streaming=None); smaller data is put on the device once and each epoch is one program.
 DEVICE_DATA_LIMIT_BYTES = 2**30
+
+# The epoch's key, derived in one compiled call rather than op by op.
+_fold_in = jax.jit(jax.random.fold_in)
 
 
 def fit(
@@ -52,6 +60,8 @@ def fit(
     initial_epoch: int = 0,
     streaming: bool | None = None,
     eval_batch_size: int | None = None,
+    compute_dtype: DTypeLike | None = None,
+    mesh: Mesh | None = None,
 ) -> tuple[TrainState, History]:
     """Train ``model`` for ``epochs`` passes over ``train_data``; Keras' ``fit``, functional.
 
@@ -89,14 +99,26 @@ def fit(
         streaming: force one jitted step per batch (True) or the compiled epoch (False);
             default: by size, and by the exception above.
         eval_batch_size: batch size for validation (default ``batch_size``).
+        compute_dtype: mixed precision: run the forward and backward passes in this
+            floating dtype (e.g. ``jnp.bfloat16``) while params, optimizer state,
+            batch-norm statistics and the loss stay in float32 (default ``None``: all
+            float32). See :func:`make_train_step`.
+        mesh: data parallelism over a :func:`jaxdl.parallel.data_mesh`: the state and
+            the data are replicated on its devices, each batch is split over them and XLA
+            sums the gradients (``batch_size`` must be a multiple of the number of
+            devices). The run equals the single-device run up to float32 rounding.
+            Default ``None``: one device.
 
     Returns:
         ``(train_state, history)``.
 
     Raises:
         ValueError: before any compilation, for mismatched lengths, empty data, NaN/inf
-            inputs, labels outside ``[0, classes)``, ``epochs < 0``, ``batch_size < 1`` or
-            validation data whose shape does not match the training data.
+            inputs, labels outside ``[0, classes)``, ``epochs < 0``, ``batch_size < 1``,
+            validation data whose shape does not match the training data, or a
+            ``batch_size`` that the mesh's devices do not divide.
+        TypeError: a ``compute_dtype`` that is not floating, or a ``mesh`` that is not a
+            ``jax.sharding.Mesh``.
 
     Example:
         >>> import jax, numpy as np
@@ -112,25 +134,34 @@ def fit(
     check_run(epochs, batch_size, initial_epoch, eval_batch_size)
     check_key(key)
     x, y, validation = checked_data(model, train_data, validation_data)
+    batch_size = min(batch_size, len(x))
+    devices = check_parallel(mesh, batch_size, "fit")
+    # Every argument is checked before the first compilation.
+    train_step = make_train_step(model, loss, optimizer, metrics=metrics,
+                                 compute_dtype=compute_dtype, mesh=mesh)
+    eval_step = make_eval_step(model, loss, metrics=metrics, compute_dtype=compute_dtype,
+                               mesh=mesh)
 
     init_key, data_key = jax.random.split(key)
     if train_state is None:
-        params, state = model.init(init_key, jax.ShapeDtypeStruct((1, *x.shape[1:]), x.dtype))
-        train_state = TrainState.create(params=params, state=state, optimizer=optimizer)
-
-    batch_size = min(batch_size, len(x))
-    train_step = make_train_step(model, loss, optimizer, metrics=metrics)
+        train_state = initial_state(model, optimizer, x, init_key)
     fits_on_device = x.nbytes + y.nbytes <= DEVICE_DATA_LIMIT_BYTES
     if streaming is None:
         streaming = not fits_on_device or convolutions_on_cpu(model)
-    if fits_on_device or not streaming:
-        x, y = jax.device_put(x), jax.device_put(y)
     run_epoch = (make_streaming_epoch if streaming else make_epoch)(train_step, batch_size)
     evaluate_fn = None
     if validation is not None:
-        eval_step = make_eval_step(model, loss, metrics=metrics)
         evaluate_fn = make_evaluate(eval_step, eval_batch_size or batch_size)
-        validation = (jax.device_put(validation[0]), jax.device_put(validation[1]))
+    # Where the data and the state live: the default device, or replicated on every
+    # device of the mesh (each device then takes its share of each batch).
+    place = jax.device_put if devices is None else functools.partial(
+        parallel.put, sharding=parallel.replicated(mesh))
+    if devices is not None:
+        train_state = place(train_state)
+    if fits_on_device or not streaming:
+        x, y = place((x, y))
+    if validation is not None:
+        validation = place(validation)
 
     history = History()
     context = FitContext(train_state=train_state, history=history, key=data_key)
@@ -139,12 +170,14 @@ def fit(
     bar = progress_bar(range(initial_epoch, epochs), enabled=progress, label="fit")
     for epoch in bar:
         context.epoch = epoch
-        epoch_key = jax.random.fold_in(data_key, epoch)
+        epoch_key = _fold_in(data_key, epoch)
         context.train_state, epoch_metrics = run_epoch(context.train_state, x, y, epoch_key)
-        logs = {name: float(value) for name, value in epoch_metrics.items()}
         if evaluate_fn is not None:
             val_metrics = evaluate_fn(context.train_state, *validation)
-            logs.update({f"val_{name}": float(value) for name, value in val_metrics.items()})
+            epoch_metrics = {**epoch_metrics,
+                             **{f"val_{name}": value for name, value in val_metrics.items()}}
+        # One transfer for all the epoch's numbers rather than one wait per metric.
+        logs = {name: float(value) for name, value in jax.device_get(epoch_metrics).items()}
         for callback in callbacks:
             callback.on_epoch_end(epoch, logs, context)
         history.append(epoch, logs)
@@ -184,3 +217,22 @@ def evaluate(
     evaluate_fn = make_evaluate(make_eval_step(model, loss, metrics=metrics), batch_size)
     return {name: float(value) for name, value in evaluate_fn(train_state, x, y).items()}
 
+
+def initial_state(
+    model: nn.Layer, optimizer: optim.GradientTransformation, x: Any, key: jax.Array
+) -> TrainState:
+    """``TrainState.create`` for ``model.init(key, x)``: the model initialised for inputs
+    shaped like one sample of ``x``, with the optimizer's state, as one compiled program
+    (cached per model, optimizer and input shape, as the training programs are)."""
+    spec = jax.ShapeDtypeStruct((1, *x.shape[1:]), x.dtype)
+    return cached(_jit_initial_state, model, optimizer, spec.shape, spec.dtype)(key)
+
+
+def _jit_initial_state(
+    model: nn.Layer, optimizer: optim.GradientTransformation, shape: tuple, dtype: Any
+):
+    def create(key: jax.Array) -> TrainState:
+        params, state = model.init(key, jax.ShapeDtypeStruct(shape, dtype))
+        return TrainState.create(params=params, state=state, optimizer=optimizer)
+
+    return jax.jit(create)

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl import nn
+from jaxdl import nn, parallel
 
 
 def unpack(name: str, data: Any, split: str = "train") -> tuple[Any, Any]:
@@ -98,6 +98,20 @@ def check_arrays(
                 f"{name}: labels must lie in [0, {classes}) for a model with {classes} "
                 f"outputs, got values from {low} to {high}."
             )
+
+
+def check_parallel(mesh: Any, size: int, name: str, what: str = "batch_size") -> int | None:
+    """The number of devices of ``mesh`` (None without one), after checking that it is a
+    mesh with a ``"data"`` axis whose devices divide ``size`` (the batch, or the runs)."""
+    if mesh is None:
+        return None
+    devices = parallel.shard_count(parallel.check_mesh(mesh, name))
+    if size % devices:
+        raise ValueError(
+            f"{name}: {what} {size} is not a multiple of the mesh's {devices} devices; "
+            f"use a {what} divisible by {devices}."
+        )
+    return devices
 
 
 def _xp(a: Any) -> Any:

@@ -9,7 +9,8 @@ compute the same training run.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import jax
@@ -19,7 +20,15 @@ import numpy as np
 from jaxdl import nn
 from jaxdl.train._state import TrainState
 
-__all__ = ["convolutions_on_cpu", "make_epoch", "make_evaluate", "make_streaming_epoch"]
+__all__ = [
+    "cached",
+    "convolutions_on_cpu",
+    "evaluate_batches",
+    "make_epoch",
+    "make_evaluate",
+    "make_streaming_epoch",
+    "scan_epoch",
+]
 
 StepFn = Callable[[TrainState, tuple[Any, Any], jax.Array], tuple[TrainState, dict]]
 EvalFn = Callable[[TrainState, tuple[Any, Any]], dict]
@@ -31,40 +40,58 @@ def make_epoch(train_step: StepFn, batch_size: int) -> Callable:
     The ``n // batch_size`` batches of a random permutation (from ``key``) are visited by
     ``lax.scan``; the ``n % batch_size`` left-over samples are skipped this epoch (a new
     permutation each epoch skips different ones). ``metrics`` are the batch means.
-    Compiles once per data shape.
+    Compiles once per data shape, and once per process for equal steps: the jitted
+    epoch is cached on ``(train_step, batch_size)`` (see :func:`cached`).
     """
+    return cached(_jit_epoch, train_step, batch_size)
 
-    @jax.jit
-    def epoch(train_state: TrainState, x: jax.Array, y: jax.Array, key: jax.Array):
-        order, step_keys = _epoch_plan(key, x.shape[0], batch_size)
 
-        def body(ts, inputs):
-            indices, step_key = inputs
-            return train_step(ts, (x[indices], y[indices]), step_key)
+def scan_epoch(
+    train_step: StepFn, batch_size: int, train_state: TrainState, x: jax.Array,
+    y: jax.Array, key: jax.Array,
+) -> tuple[TrainState, dict]:
+    """The body of :func:`make_epoch`'s program, for use inside another traced function."""
+    order, step_keys = _epoch_plan(key, x.shape[0], batch_size)
 
-        train_state, metrics = jax.lax.scan(body, train_state, (order, step_keys))
-        return train_state, jax.tree_util.tree_map(jnp.mean, metrics)
+    def body(ts, inputs):
+        indices, step_key = inputs
+        return train_step(ts, (x[indices], y[indices]), step_key)
 
-    return epoch
+    train_state, metrics = jax.lax.scan(body, train_state, (order, step_keys))
+    return train_state, jax.tree_util.tree_map(jnp.mean, metrics)
 
 
 def make_streaming_epoch(train_step: StepFn, batch_size: int) -> Callable:
-    """``epoch(train_state, x, y, key)`` for host-resident data: each batch is gathered in
-    host memory and sent to the device for one jitted step. Same results as
-    :func:`make_epoch` (same permutation and keys), for data too large for the device."""
-    step = jax.jit(train_step)
-    plan = jax.jit(_epoch_plan, static_argnums=(1, 2))
+    """``epoch(train_state, x, y, key)`` with one jitted step per batch: for data too large
+    for the device (NumPy ``x``, ``y``: each batch is gathered in host memory and sent
+    over), and for models that train faster stepped (device ``x``, ``y``: each step
+    gathers its batch inside its program). Same results as :func:`make_epoch` (same
+    permutation and keys).
+
+    The steps donate their input state to their output, so the state is updated in
+    place; the epoch first copies the state it is given, which therefore stays valid.
+    The jitted steps are cached as :func:`make_epoch`'s program is.
+    """
+    host_step = cached(_jit_host_step, train_step)
+    device_step = cached(_jit_device_step, train_step)
 
     def epoch(train_state: TrainState, x: Any, y: Any, key: jax.Array):
-        order, step_keys = plan(key, len(x), batch_size)
-        order = np.asarray(order)
+        order, step_keys = _jit_plan(key, len(x), batch_size)
+        on_device = isinstance(x, jax.Array) and isinstance(y, jax.Array)
+        host_order = None if on_device else np.asarray(order)
+        train_state = _jit_copy(train_state)
         totals = None
-        for indices, step_key in zip(order, step_keys):
-            train_state, metrics = step(train_state, (x[indices], y[indices]), step_key)
+        for batch in range(order.shape[0]):
+            if on_device:
+                train_state, metrics = device_step(train_state, x, y, order, step_keys, batch)
+            else:
+                indices = host_order[batch]
+                train_state, metrics = host_step(train_state, (x[indices], y[indices]),
+                                                 step_keys[batch])
             totals = metrics if totals is None else jax.tree_util.tree_map(
                 jnp.add, totals, metrics
             )
-        return train_state, jax.tree_util.tree_map(lambda t: t / len(order), totals)
+        return train_state, jax.tree_util.tree_map(lambda t: t / order.shape[0], totals)
 
     return epoch
 
@@ -73,24 +100,78 @@ def make_evaluate(eval_step: EvalFn, batch_size: int) -> Callable:
     """Jitted ``evaluate(train_state, x, y) -> metrics``: exact means over all samples.
 
     Full batches run under ``lax.scan``; the remainder runs as one smaller batch, and each
-    batch mean is weighted by its size. Compiles once per data shape.
+    batch mean is weighted by its size. Compiles once per data shape, and once per
+    process for equal evaluation steps (cached as :func:`make_epoch`'s program is).
     """
+    return cached(_jit_evaluate, eval_step, batch_size)
 
-    @jax.jit
-    def evaluate(train_state: TrainState, x: jax.Array, y: jax.Array) -> dict:
-        n = x.shape[0]
-        size = min(batch_size, n)
-        full, rest = divmod(n, size)
-        head = (x[: full * size], y[: full * size])
-        batched = jax.tree_util.tree_map(lambda a: a.reshape(full, size, *a.shape[1:]), head)
-        _, means = jax.lax.scan(lambda c, b: (c, eval_step(train_state, b)), None, batched)
-        totals = jax.tree_util.tree_map(lambda m: jnp.sum(m) * size, means)
-        if rest:
-            tail = eval_step(train_state, (x[full * size :], y[full * size :]))
-            totals = jax.tree_util.tree_map(lambda t, m: t + m * rest, totals, tail)
-        return jax.tree_util.tree_map(lambda t: t / n, totals)
 
-    return evaluate
+def evaluate_batches(
+    eval_step: EvalFn, batch_size: int, train_state: TrainState, x: jax.Array, y: jax.Array
+) -> dict:
+    """The body of :func:`make_evaluate`'s program."""
+    n = x.shape[0]
+    size = min(batch_size, n)
+    full, rest = divmod(n, size)
+    head = (x[: full * size], y[: full * size])
+    batched = jax.tree_util.tree_map(lambda a: a.reshape(full, size, *a.shape[1:]), head)
+    _, means = jax.lax.scan(lambda c, b: (c, eval_step(train_state, b)), None, batched)
+    totals = jax.tree_util.tree_map(lambda m: jnp.sum(m) * size, means)
+    if rest:
+        tail = eval_step(train_state, (x[full * size :], y[full * size :]))
+        totals = jax.tree_util.tree_map(lambda t, m: t + m * rest, totals, tail)
+    return jax.tree_util.tree_map(lambda t: t / n, totals)
+
+
+def cached(build: Callable[..., Callable], *args: Hashable) -> Callable:
+    """``build(*args)``, built once per process for equal (hashable) ``args``.
+
+    ``fit`` and ``evaluate`` build their jitted programs through this, so a second call
+    with the same model, loss, optimizer, metrics and batch size finds JAX's compiled
+    executables (which ``jax.jit`` keeps per argument shape) instead of tracing and
+    compiling again. What makes two calls "the same" is equality of the arguments: layers
+    compare by their hyperparameters, functions and optimizers by identity (jaxdl's
+    optimizer factories return the same object for the same hyperparameters). Arguments
+    that cannot be hashed are built anew each time. At most ``CACHE_SIZE`` programs are
+    kept, the least recently used dropped first.
+    """
+    try:
+        hash(args)
+    except TypeError:
+        return build(*args)
+    return _cached_build(build, *args)
+
+
+CACHE_SIZE = 128
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _cached_build(build: Callable[..., Callable], *args: Hashable) -> Callable:
+    return build(*args)
+
+
+def _jit_epoch(train_step: StepFn, batch_size: int) -> Callable:
+    return jax.jit(functools.partial(scan_epoch, train_step, batch_size))
+
+
+def _jit_host_step(train_step: StepFn) -> Callable:
+    return jax.jit(train_step, donate_argnums=0)
+
+
+def _jit_device_step(train_step: StepFn) -> Callable:
+    def step(train_state, x, y, order, step_keys, batch):
+        indices = order[batch]
+        return train_step(train_state, (x[indices], y[indices]), step_keys[batch])
+
+    return jax.jit(step, donate_argnums=0)
+
+
+# A copy of a state, so that donating it to the steps leaves the caller's state intact.
+_jit_copy = jax.jit(lambda tree: jax.tree_util.tree_map(jnp.copy, tree))
+
+
+def _jit_evaluate(eval_step: EvalFn, batch_size: int) -> Callable:
+    return jax.jit(functools.partial(evaluate_batches, eval_step, batch_size))
 
 
 def _epoch_plan(key: jax.Array, n: int, batch_size: int) -> tuple[jax.Array, jax.Array]:
@@ -99,6 +180,9 @@ def _epoch_plan(key: jax.Array, n: int, batch_size: int) -> tuple[jax.Array, jax
     num_batches = n // batch_size
     order = jax.random.permutation(permute_key, n)[: num_batches * batch_size]
     return order.reshape(num_batches, batch_size), jax.random.split(step_key, num_batches)
+
+
+_jit_plan = jax.jit(_epoch_plan, static_argnums=(1, 2))
 
 
 def convolutions_on_cpu(model: nn.Layer) -> bool:

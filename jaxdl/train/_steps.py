@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh
+from jax.typing import DTypeLike
 
-from jaxdl import nn, optim
+from jaxdl import nn, optim, parallel
 from jaxdl.train._metrics import accuracy, is_classification, top_k_accuracy
 from jaxdl.train._state import TrainState
 
-__all__ = ["Metric", "make_eval_step", "make_train_step"]
+__all__ = ["EvalStep", "Metric", "TrainStep", "make_eval_step", "make_train_step"]
 
 Batch = tuple[Any, Any]
 LossFn = Callable[[jax.Array, jax.Array], jax.Array]
@@ -29,13 +34,21 @@ def make_train_step(
     optimizer: optim.GradientTransformation,
     *,
     metrics: Sequence[Metric] | None = None,
-) -> Callable[[TrainState, Batch, jax.Array | None], tuple[TrainState, dict[str, jax.Array]]]:
+    compute_dtype: DTypeLike | None = None,
+    mesh: Mesh | None = None,
+) -> TrainStep:
     """Build ``step(train_state, (x, y), key) -> (train_state, metrics)``.
 
     One step runs the model in training mode (batch statistics, dropout with ``key``),
     differentiates ``loss_fn(predictions, y)`` with ``jax.grad``, applies one optimizer
     update and returns the updated model state. The step is a pure function: wrap it in
     ``jax.jit`` (the model, loss and optimizer are closed over, the data is an argument).
+
+    With ``compute_dtype`` (mixed precision, e.g. ``jnp.bfloat16``) the forward and
+    backward passes run in that dtype: the floating params and inputs are cast to it on
+    the way in, the predictions back to the params' dtype before the loss. The params,
+    their gradients, the optimizer state, the model state (batch-norm statistics) and the
+    loss keep their own dtype (float32), so the update is computed in full precision.
 
     Arguments:
         model: a layer (usually :class:`jaxdl.nn.Sequential`).
@@ -44,10 +57,18 @@ def make_train_step(
         optimizer: a :class:`jaxdl.optim.GradientTransformation` (or an optax one).
         metrics: extra metrics besides ``loss``; default: ``accuracy`` when the batch looks
             like classification (integer labels, or one-hot targets), none otherwise.
+        compute_dtype: the floating dtype of the forward and backward pass (default
+            ``None``: the params' own dtype).
+        mesh: data parallelism: split each batch over this mesh's ``"data"`` axis
+            (:func:`jaxdl.parallel.data_mesh`); the train state should be replicated on
+            it (``parallel.put(train_state, parallel.replicated(mesh))``). XLA sums the
+            gradients across devices. Default ``None``: no constraint.
 
     Returns:
         ``step``; its ``metrics`` dict holds ``loss`` and one entry per metric, computed on
-        the training batch before the update.
+        the training batch before the update. Steps built from equal arguments compare and
+        hash equal (:class:`TrainStep`), which is what lets :func:`jaxdl.train.fit` reuse
+        its compiled programs from one call to the next.
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -62,44 +83,150 @@ def make_train_step(
         >>> sorted(m), int(ts.step)
         (['accuracy', 'loss'], 1)
     """
-    metric_fns = resolve_metrics(metrics)
+    return TrainStep(model, loss_fn, optimizer, _metrics_tuple(metrics),
+                     _compute_dtype(compute_dtype), _checked_mesh(mesh))
 
-    def step(
-        train_state: TrainState, batch: Batch, key: jax.Array | None = None
+
+def make_eval_step(
+    model: nn.Layer,
+    loss_fn: LossFn,
+    *,
+    metrics: Sequence[Metric] | None = None,
+    compute_dtype: DTypeLike | None = None,
+    mesh: Mesh | None = None,
+) -> EvalStep:
+    """Build ``eval_step(train_state, (x, y)) -> metrics``: inference mode (running
+    batch-norm statistics, no dropout), the batch means of ``loss`` and each metric.
+
+    Arguments are as for :func:`make_train_step`; steps built from equal arguments
+    compare and hash equal (:class:`EvalStep`).
+    """
+    return EvalStep(model, loss_fn, _metrics_tuple(metrics), _compute_dtype(compute_dtype),
+                    _checked_mesh(mesh))
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainStep:
+    """The training step of :func:`make_train_step`: a callable holding what it closes over.
+
+    Two steps with equal fields (the same model hyperparameters, the same loss function
+    and optimizer objects, metrics and compute dtype) compare and hash equal, so compiled
+    programs built from one can be reused for the other.
+    """
+
+    model: nn.Layer
+    loss_fn: LossFn
+    optimizer: optim.GradientTransformation
+    metrics: tuple[Metric, ...] | None = None
+    compute_dtype: np.dtype | None = None
+    mesh: Mesh | None = None
+
+    def __call__(
+        self, train_state: TrainState, batch: Batch, key: jax.Array | None = None
     ) -> tuple[TrainState, dict[str, jax.Array]]:
-        x, y = batch
+        x, y = _split_over(self.mesh, batch)
+        metric_fns = resolve_metrics(self.metrics)
 
         def objective(params):
-            predictions, new_state = model.apply(
-                params, train_state.state, x, key=key, train=True
+            predictions, new_state = _forward(
+                self.model, params, train_state.state, x, key, True, self.compute_dtype
             )
-            return loss_fn(predictions, y), (predictions, new_state)
+            return self.loss_fn(predictions, y), (predictions, new_state)
 
         (loss, (predictions, new_state)), grads = jax.value_and_grad(objective, has_aux=True)(
             train_state.params
         )
-        train_state = train_state.apply_gradients(grads, optimizer, state=new_state)
+        train_state = train_state.apply_gradients(grads, self.optimizer, state=new_state)
         return train_state, {"loss": loss, **compute_metrics(metric_fns, predictions, y)}
 
-    return step
+
+@dataclasses.dataclass(frozen=True)
+class EvalStep:
+    """The evaluation step of :func:`make_eval_step`; equal fields compare and hash equal."""
+
+    model: nn.Layer
+    loss_fn: LossFn
+    metrics: tuple[Metric, ...] | None = None
+    compute_dtype: np.dtype | None = None
+    mesh: Mesh | None = None
+
+    def __call__(self, train_state: TrainState, batch: Batch) -> dict[str, jax.Array]:
+        x, y = _split_over(self.mesh, batch)
+        predictions, _ = _forward(
+            self.model, train_state.params, train_state.state, x, None, False, self.compute_dtype
+        )
+        metric_fns = resolve_metrics(self.metrics)
+        return {"loss": self.loss_fn(predictions, y),
+                **compute_metrics(metric_fns, predictions, y)}
 
 
-def make_eval_step(
-    model: nn.Layer, loss_fn: LossFn, *, metrics: Sequence[Metric] | None = None
-) -> Callable[[TrainState, Batch], dict[str, jax.Array]]:
-    """Build ``eval_step(train_state, (x, y)) -> metrics``: inference mode (running
-    batch-norm statistics, no dropout), the batch means of ``loss`` and each metric.
+def _split_over(mesh: Mesh | None, batch: Batch) -> Batch:
+    """The batch, constrained to be split over the mesh's ``"data"`` axis (a batch whose
+    size the devices do not divide, such as an evaluation remainder, stays replicated)."""
+    if mesh is None:
+        return batch
+    x, y = jnp.asarray(batch[0]), jnp.asarray(batch[1])
+    divides = x.shape[0] % parallel.shard_count(mesh) == 0
+    sharding = parallel.batch_sharding(mesh) if divides else parallel.replicated(mesh)
+    return jax.lax.with_sharding_constraint((x, y), sharding)
 
-    Arguments are as for :func:`make_train_step`.
-    """
-    metric_fns = resolve_metrics(metrics)
 
-    def eval_step(train_state: TrainState, batch: Batch) -> dict[str, jax.Array]:
-        x, y = batch
-        predictions, _ = model.apply(train_state.params, train_state.state, x, train=False)
-        return {"loss": loss_fn(predictions, y), **compute_metrics(metric_fns, predictions, y)}
+def _checked_mesh(mesh: Any) -> Mesh | None:
+    return None if mesh is None else parallel.check_mesh(mesh, "make_train_step")
 
-    return eval_step
+
+def _forward(model, params, state, x, key, train, compute_dtype):
+    """``model.apply``, in ``compute_dtype`` when one is given: floating params and inputs
+    are cast to it, the predictions are cast back to the params' dtype and the new model
+    state to the old state's dtypes (batch-norm statistics stay in full precision)."""
+    if compute_dtype is None:
+        return model.apply(params, state, x, key=key, train=train)
+    output_dtype = _floating_dtype_of(params)
+    predictions, new_state = model.apply(
+        _cast_floating(params, compute_dtype), state, _cast_floating(x, compute_dtype),
+        key=key, train=train,
+    )
+    new_state = jax.tree_util.tree_map(lambda new, old: new.astype(old.dtype), new_state, state)
+    return predictions.astype(output_dtype), new_state
+
+
+def _cast_floating(tree: Any, dtype: np.dtype) -> Any:
+    def cast(leaf):
+        leaf = jnp.asarray(leaf)
+        return leaf.astype(dtype) if jnp.issubdtype(leaf.dtype, jnp.floating) else leaf
+
+    return jax.tree_util.tree_map(cast, tree)
+
+
+def _floating_dtype_of(params: Any) -> np.dtype:
+    """The widest floating dtype among the params (float32 when there are none)."""
+    dtypes = [jnp.asarray(leaf).dtype for leaf in jax.tree_util.tree_leaves(params)]
+    floating = [d for d in dtypes if jnp.issubdtype(d, jnp.floating)]
+    return np.dtype(jnp.result_type(*floating)) if floating else np.dtype(jnp.float32)
+
+
+def _metrics_tuple(metrics: Sequence[Metric] | None) -> tuple[Metric, ...] | None:
+    if metrics is None:
+        return None
+    if isinstance(metrics, str) or not isinstance(metrics, Sequence):
+        raise TypeError(
+            "metrics must be a list of metrics ('accuracy', 'top_5_accuracy' or functions), "
+            f"got {type(metrics).__name__}."
+        )
+    resolve_metrics(metrics)  # unknown names fail here, before anything is traced
+    return tuple(metrics)
+
+
+def _compute_dtype(dtype: DTypeLike | None) -> np.dtype | None:
+    if dtype is None:
+        return None
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError as error:
+        raise TypeError(f"compute_dtype must be a floating dtype, got {dtype!r}.") from error
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(f"compute_dtype must be a floating dtype, got {dtype}.")
+    return dtype
 
 
 def resolve_metrics(metrics: Sequence[Metric] | None) -> dict[str, MetricFn] | None:

@@ -12,11 +12,18 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh
 from jax.typing import ArrayLike
 
-from jaxdl import nn, optim
-from jaxdl.train._inputs import check_key, check_run, checked_data, is_int
-from jaxdl.train._loops import _epoch_plan, convolutions_on_cpu, make_epoch, make_evaluate
+from jaxdl import nn, optim, parallel
+from jaxdl.train._inputs import check_key, check_parallel, check_run, checked_data, is_int
+from jaxdl.train._loops import (
+    _epoch_plan,
+    cached,
+    convolutions_on_cpu,
+    make_evaluate,
+    scan_epoch,
+)
 from jaxdl.train._progress import progress_bar
 from jaxdl.train._state import TrainState
 from jaxdl.train._steps import LossFn, Metric, make_eval_step, make_train_step
@@ -41,6 +48,7 @@ def fit_sweep(
     progress: bool | str = True,
     eval_batch_size: int | None = None,
     stepped: bool | None = None,
+    mesh: Mesh | None = None,
 ) -> tuple[TrainState, dict[str, np.ndarray]]:
     r"""Train ``runs`` independent copies of ``model`` at once: one per key and
     hyperparameter row, ``jax.vmap``-ed into one compiled program per epoch (per batch
@@ -93,6 +101,10 @@ def fit_sweep(
         eval_batch_size: batch size for validation (default ``batch_size``).
         stepped: one compiled program per batch stepping all runs (True) or per epoch
             (False); default: stepped for convolution models on CPU, as above.
+        mesh: split the runs over this :func:`jaxdl.parallel.data_mesh`'s devices (the
+            number of runs must be a multiple of the number of devices); each device
+            trains its runs on its own copy of the data, with no communication between
+            devices. Default ``None``: one device.
 
     Returns:
         ``(train_state, history)``: the final :class:`TrainState` of every run, stacked
@@ -130,18 +142,64 @@ def fit_sweep(
     if stepped not in (None, True, False):
         raise ValueError(f"fit_sweep: stepped must be True, False or None, got {stepped!r}.")
     runs = _count_runs(keys)
+    devices = check_parallel(mesh, runs, "fit_sweep", what="number of runs")
     rows = _hyperparameter_rows(hyperparameters, runs)
     for run, row in enumerate(rows):
         _check_optimizer(make_optimizer, row, run)
     x, y, validation = checked_data(model, train_data, validation_data)
-    if validation is not None:
-        validation = jax.device_put(validation)
 
     batch_size = min(batch_size, len(x))
-    sample = jax.ShapeDtypeStruct((1, *x.shape[1:]), x.dtype)
-    evaluate_fn = make_evaluate(
-        make_eval_step(model, loss, metrics=metrics), eval_batch_size or batch_size
+    if stepped is None:
+        stepped = convolutions_on_cpu(model)
+    init_runs, epoch_runs = cached(
+        _sweep_programs, model, loss, make_optimizer, _metrics_key(metrics), batch_size,
+        eval_batch_size or batch_size, stepped, runs, (1, *x.shape[1:]), x.dtype,
     )
+
+    columns = {name: jnp.asarray(values) for name, values in (hyperparameters or {}).items()}
+    init_keys, data_keys = _split_each(keys)
+    train_state = init_runs(init_keys, columns)
+    if devices is None:
+        x, y, validation = jax.device_put((x, y, validation))
+    else:
+        # The runs are split over the devices; the data is whole on each.
+        by_run = parallel.batch_sharding(mesh)
+        train_state, columns, data_keys = parallel.put((train_state, columns, data_keys),
+                                                       by_run)
+        x, y, validation = parallel.put((x, y, validation), parallel.replicated(mesh))
+    logs_per_epoch: list[dict[str, np.ndarray]] = []
+    label = progress if isinstance(progress, str) else "fit_sweep"
+    bar = progress_bar(range(epochs), enabled=bool(progress), label=label)
+    for epoch in bar:
+        train_state, logs = epoch_runs(
+            train_state, columns, data_keys, jnp.int32(epoch), x, y, validation
+        )
+        logs_per_epoch.append(jax.device_get(logs))
+        if progress:
+            bar.set_postfix(_best_of(logs_per_epoch[-1]))
+    history = {
+        name: np.stack([logs[name] for logs in logs_per_epoch], axis=1)
+        for name in logs_per_epoch[0]
+    }
+    return train_state, history
+
+
+def _sweep_programs(
+    model: nn.Layer,
+    loss: LossFn,
+    make_optimizer: OptimizerFactory,
+    metrics: tuple[Metric, ...] | None,
+    batch_size: int,
+    eval_batch_size: int,
+    stepped: bool,
+    runs: int,
+    sample_shape: tuple[int, ...],
+    sample_dtype: Any,
+) -> tuple[Callable, Callable]:
+    """``(init_runs, epoch_runs)``: the sweep's two compiled programs, built once per
+    process for equal arguments (see :func:`jaxdl.train._loops.cached`)."""
+    sample = jax.ShapeDtypeStruct(sample_shape, sample_dtype)
+    evaluate_fn = make_evaluate(make_eval_step(model, loss, metrics=metrics), eval_batch_size)
 
     def init_run(init_key: jax.Array, row: dict[str, jax.Array]) -> TrainState:
         params, state = model.init(init_key, sample)
@@ -161,41 +219,21 @@ def fit_sweep(
         validation: tuple[jax.Array, jax.Array] | None,
     ) -> tuple[TrainState, dict[str, jax.Array]]:
         epoch_key = jax.random.fold_in(data_key, epoch)
-        run_epoch = make_epoch(train_step_for(row), batch_size)
-        train_state, logs = run_epoch(train_state, x, y, epoch_key)
+        train_state, logs = scan_epoch(train_step_for(row), batch_size, train_state, x, y,
+                                       epoch_key)
         if validation is not None:
             logs = _with_validation(logs, evaluate_fn(train_state, *validation))
         return train_state, logs
 
-    if stepped is None:
-        stepped = convolutions_on_cpu(model)
     if stepped:
         epoch_runs = _stepped_epochs(train_step_for, evaluate_fn, batch_size, runs)
     else:
         epoch_runs = jax.jit(jax.vmap(epoch_run, in_axes=(0, 0, 0, None, None, None, None)))
-    # Initialisation runs once, op by op: those small compilations are cached across
-    # sweeps of one model, whereas a jitted init would compile a new program per sweep.
-    init_runs = jax.vmap(init_run)
+    return jax.jit(jax.vmap(init_run)), epoch_runs
 
-    columns = {name: jnp.asarray(values) for name, values in (hyperparameters or {}).items()}
-    init_keys, data_keys = _split_each(keys)
-    train_state = init_runs(init_keys, columns)
-    x, y = jax.device_put(x), jax.device_put(y)
-    logs_per_epoch: list[dict[str, np.ndarray]] = []
-    label = progress if isinstance(progress, str) else "fit_sweep"
-    bar = progress_bar(range(epochs), enabled=bool(progress), label=label)
-    for epoch in bar:
-        train_state, logs = epoch_runs(
-            train_state, columns, data_keys, jnp.int32(epoch), x, y, validation
-        )
-        logs_per_epoch.append(jax.device_get(logs))
-        if progress:
-            bar.set_postfix(_best_of(logs_per_epoch[-1]))
-    history = {
-        name: np.stack([logs[name] for logs in logs_per_epoch], axis=1)
-        for name in logs_per_epoch[0]
-    }
-    return train_state, history
+
+def _metrics_key(metrics: Sequence[Metric] | None) -> tuple[Metric, ...] | None:
+    return None if metrics is None else tuple(metrics)
 
 
 def _stepped_epochs(

@@ -72,3 +72,22 @@ def test_evaluate_is_the_exact_mean_over_all_samples(batch_size):
     )
     expected_acc = float(np.mean(np.argmax(logits, -1) == Y))
     assert float(metrics["accuracy"]) == pytest.approx(expected_acc, abs=1e-6)
+
+
+@pytest.mark.parametrize("on_device", [False, True], ids=["host", "device"])
+def test_streaming_epoch_leaves_the_given_state_intact(on_device):
+    step = make_train_step(MODEL, losses.softmax_cross_entropy, OPT)
+    start = _initial()
+    before = jax.tree_util.tree_map(np.asarray, start)
+    data = (jnp.asarray(X), jnp.asarray(Y)) if on_device else (X, Y)
+    trained, _ = make_streaming_epoch(step, 8)(start, *data, jax.random.key(1))
+    jax.tree_util.tree_map(np.testing.assert_array_equal, start, before)
+    assert int(trained.step) == N // 8
+
+
+def test_streaming_epoch_on_device_data_equals_host_data():
+    step = make_train_step(MODEL, losses.softmax_cross_entropy, OPT)
+    epoch = make_streaming_epoch(step, 8)
+    host, _ = epoch(_initial(), X, Y, jax.random.key(1))
+    device, _ = epoch(_initial(), jnp.asarray(X), jnp.asarray(Y), jax.random.key(1))
+    jax.tree_util.tree_map(np.testing.assert_array_equal, host.params, device.params)

@@ -80,8 +80,10 @@ def test_convolution_runs_equal_fit_alone():
 @pytest.mark.parametrize("conv", [True, False])
 def test_sweep_steps_per_batch_for_convolutions_on_cpu(monkeypatch, conv):
     # XLA:CPU's convolution weight gradients are ~80x slower inside a loop (jax#12868).
+    import jaxdl.train._loops as loops_module
     import jaxdl.train._sweep as sweep_module
 
+    loops_module._cached_build.cache_clear()  # an earlier sweep's programs would be reused
     chosen = []
     original = sweep_module._stepped_epochs
     monkeypatch.setattr(sweep_module, "_stepped_epochs",
