@@ -29,7 +29,7 @@ def test_data_mesh_rejects_no_devices_and_non_devices():
 
 
 def test_fit_rejects_a_mesh_that_is_not_a_mesh():
-    with pytest.raises(TypeError, match="jax.sharding.Mesh"):
+    with pytest.raises(TypeError, match=r"jax\.sharding\.Mesh"):
         train.fit(nn.Dense(2), optim.sgd(0.1), (X, Y), loss=losses.softmax_cross_entropy,
                   epochs=1, batch_size=8, key=jax.random.key(0), progress=False,
                   mesh="data")
