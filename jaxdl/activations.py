@@ -1,4 +1,4 @@
-"""Activation functions: plain, element-wise functions of arrays (SPEC §3 and §4).
+"""Activation functions: plain, element-wise functions of arrays (docs/concepts.md §3 and §4).
 
 Every function here is pure, works under ``jit``, ``grad`` and ``vmap``, and stays
 finite — value and gradient — for inputs up to ``|z| = 1e4`` in float32. Where a naive

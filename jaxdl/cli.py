@@ -180,7 +180,7 @@ def _parser() -> argparse.ArgumentParser:
         description="jaxdl: train neural networks written as pure JAX functions.",
         epilog="Examples:\n"
         "  jaxdl train --model mlp --dataset digits --epochs 30\n"
-        "  jaxdl train --model cnn --dataset mnist --data-dir ../shared/data --epochs 10\n"
+        "  jaxdl train --model cnn --dataset mnist --data-dir ~/data/mnist --epochs 10\n"
         "  jaxdl summary --model cnn --dataset mnist\n"
         "  jaxdl study optimizers --quick\n\n"
         "Exit codes: 0 success, 1 failure while running, 2 usage error.",

@@ -1,4 +1,4 @@
-r"""Weight initializers (SPEC §8): ``init(key, shape, dtype=jnp.float32) -> Array``.
+r"""Weight initializers (docs/concepts.md §8): ``init(key, shape, dtype=jnp.float32) -> Array``.
 
 Each initializer is a hashable value (a frozen dataclass or a module-level function), so
 layers that hold one stay hashable and compare equal when built with equal arguments.

@@ -1,4 +1,4 @@
-r"""Losses and information measures (SPEC §5).
+r"""Losses and information measures (docs/concepts.md §5).
 
 Every loss takes ``(predictions, targets)`` in that order, like optax, and a keyword
 ``reduction``:

@@ -7,7 +7,7 @@ Equal arguments give equal (and equally hashed) models.
 Example:
     >>> import jax
     >>> from jaxdl import models, nn
-    >>> model = models.mlp(num_classes=10, hidden=(512, 256))  # SPEC §2's MNIST network
+    >>> model = models.mlp(num_classes=10, hidden=(512, 256))  # 784-512-256-10
     >>> params, _ = model.init(jax.random.key(0), jax.numpy.zeros((1, 28, 28, 1)))
     >>> nn.count_params(params)
     (535040, 778)
@@ -40,7 +40,8 @@ def mlp(
 
     Arguments:
         num_classes: output size (default 10).
-        hidden: hidden layer sizes (default ``(512, 256)``: SPEC §2's 784-512-256-10).
+        hidden: hidden layer sizes (default ``(512, 256)``: the MNIST network
+            784-512-256-10 of docs/concepts.md §2).
         activation: hidden activation (default ReLU).
         dropout: drop rate after each hidden activation (default 0: no Dropout layers).
     """
@@ -136,7 +137,8 @@ def autoencoder(
     activation: Activation = activations.sigmoid,
     output_activation: Activation = activations.sigmoid,
 ) -> nn.Sequential:
-    r"""A fully connected autoencoder: :math:`z = h(Wx)`, :math:`x' = h(W'z)` (SPEC §10).
+    r"""A fully connected autoencoder: :math:`z = h(Wx)`, :math:`x' = h(W'z)`
+    (docs/concepts.md §10).
 
     ``Sequential({"encoder": ..., "decoder": ...})``: the encoder flattens its input and
     maps it through ``hidden`` (the last size is the code :math:`z`); the decoder mirrors
@@ -163,7 +165,7 @@ def autoencoder(
 
 
 def _kernel_init(activation: Activation):
-    """He initialisation for ReLU layers (SPEC §8: match the init to the activation)."""
+    """He initialisation for ReLU layers (docs/concepts.md §8: match the init to the activation)."""
     if activation is activations.relu:
         return initializers.he_uniform()
     return initializers.glorot_uniform()

@@ -1,4 +1,4 @@
-r"""The perceptron (SPEC §1): a threshold logic unit and its learning rule.
+r"""The perceptron (docs/concepts.md §1): a threshold logic unit and its learning rule.
 
 The threshold logic unit (TLU) fires when the weighted sum of its inputs reaches a fixed
 threshold :math:`\theta`:
@@ -20,7 +20,7 @@ After each pass over the ``s`` samples it records the error
 pass) and stops once a pass's error is at most ``tolerance`` (0: every sample right), or
 when ``max_passes`` passes have run.
 
-Example (Boolean AND, SPEC §1):
+Example (Boolean AND, docs/concepts.md §1):
     >>> import jax.numpy as jnp
     >>> from jaxdl import perceptron
     >>> x = jnp.array([[0, 0], [0, 1], [1, 0], [1, 1]])
@@ -133,7 +133,7 @@ def train(
         A :class:`TrainResult` with ``weights`` ``(n_features,)``, ``errors`` (one per pass
         run), ``converged`` and ``passes``.
 
-    Example (Boolean OR, SPEC §1):
+    Example (Boolean OR, docs/concepts.md §1):
         >>> x = jnp.array([[0, 0], [0, 1], [1, 0], [1, 1]])
         >>> result = train(x, jnp.array([0, 1, 1, 1]), threshold=1.0)
         >>> result.weights, result.errors.tolist(), result.passes

@@ -9,6 +9,8 @@ from pathlib import Path
 import jax
 import pytest
 
+from jaxdl.data import default_cache_dir
+
 
 @pytest.fixture
 def x64():
@@ -27,12 +29,12 @@ def x64():
 
 def _find_shared_folder(name: str) -> Path | None:
     """The folder holding the four files of dataset ``name`` (``mnist``, ``fashion-mnist``):
-    under ``$JAXDL_DATA_DIR`` (in a ``name/`` subfolder or directly), else in the
-    ``shared/data`` folder beside the checkout. None when neither has them."""
+    under ``$JAXDL_DATA_DIR`` (in a ``name/`` subfolder or directly), else in jaxdl's
+    download cache (``~/.cache/jaxdl``). None when neither has them."""
     roots = []
     if os.environ.get("JAXDL_DATA_DIR"):
         roots.append(Path(os.environ["JAXDL_DATA_DIR"]))
-    roots.append(Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
+    roots.append(default_cache_dir())
     for root in roots:
         for folder in (root / name, root):
             if len(list(folder.glob("*-idx[13]-ubyte.gz"))) == 4:
@@ -48,7 +50,10 @@ FASHION_MNIST_DIR = _find_shared_folder("fashion-mnist")
 @pytest.fixture(scope="module")
 def mnist_dir() -> Path:
     if MNIST_DIR is None:
-        pytest.skip("the MNIST files are not here: set JAXDL_DATA_DIR or add ../shared/data")
+        pytest.skip(
+            "the MNIST files are not here: set JAXDL_DATA_DIR to a folder holding them, or "
+            "download them once with jaxdl.data.mnist()"
+        )
     return MNIST_DIR
 
 
@@ -56,6 +61,7 @@ def mnist_dir() -> Path:
 def fashion_mnist_dir() -> Path:
     if FASHION_MNIST_DIR is None:
         pytest.skip(
-            "the Fashion-MNIST files are not here: set JAXDL_DATA_DIR or add ../shared/data"
+            "the Fashion-MNIST files are not here: set JAXDL_DATA_DIR to a folder holding "
+            "them, or download them once with jaxdl.data.fashion_mnist()"
         )
     return FASHION_MNIST_DIR

@@ -1,4 +1,4 @@
-"""SPEC §6: the worked backpropagation examples, derived by hand and checked against
+"""docs/concepts.md §6: the worked backpropagation examples, derived by hand and checked against
 ``jax.grad``. Backpropagation is the chain rule applied module by module: each module
 multiplies the gradient arriving from above by its local derivative."""
 

@@ -5,7 +5,8 @@ import pytest
 
 from jaxdl import perceptron
 
-# The Boolean functions of SPEC §1, samples T0=(0,0), T1=(0,1), T2=(1,0), T3=(1,1) in order.
+# The Boolean functions of docs/concepts.md §1, samples T0=(0,0), T1=(0,1), T2=(1,0),
+# T3=(1,1) in order.
 T = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
 AND = np.array([0, 0, 0, 1])
 OR = np.array([0, 1, 1, 1])
@@ -13,7 +14,7 @@ XOR = np.array([0, 1, 1, 0])
 
 
 def reference_train(x, d, *, threshold, learning_rate, weights, max_passes, tolerance=0.0):
-    """The perceptron learning rule as plain Python loops, straight from SPEC §1."""
+    """The perceptron learning rule as plain Python loops, straight from docs/concepts.md §1."""
     w = [float(v) for v in weights]
     errors = []
     for _ in range(max_passes):
@@ -28,7 +29,7 @@ def reference_train(x, d, *, threshold, learning_rate, weights, max_passes, tole
     return w, errors
 
 
-# --- the worked traces of SPEC §1 -----------------------------------------------------------
+# --- the worked traces of docs/concepts.md §1 --------------------------------------------------
 
 
 def test_and_from_zero_weights_ends_at_one_one():

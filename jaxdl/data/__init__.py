@@ -4,7 +4,9 @@
   :func:`mnist1d`) return a :class:`Dataset` of float32 inputs and int32 labels; images
   are NHWC, sequences ``(batch, time, features)``. ``digits`` and ``mnist1d`` work
   offline; MNIST and Fashion-MNIST are looked up in ``data_dir=``, ``$JAXDL_DATA_DIR`` and
-  the cache, and downloaded into the cache with verified checksums when missing.
+  the cache, and downloaded into the cache with verified checksums when missing; their
+  decoded arrays are kept in the cache too (``.npy`` files checked by SHA-256, no pickle),
+  so every load after the first skips the decoding (``cache=False`` opts out).
 - **Files**: :func:`read_idx` / :func:`parse_idx` for the IDX format, :func:`fetch` for
   download + checksum + cache.
 - **Preprocessing**: :func:`one_hot`, :func:`standardize`.

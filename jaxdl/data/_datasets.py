@@ -1,4 +1,4 @@
-"""Datasets as NumPy arrays: digits, MNIST, Fashion-MNIST, MNIST-1D (SPEC §11).
+"""Datasets as NumPy arrays: digits, MNIST, Fashion-MNIST, MNIST-1D.
 
 Every loader returns a :class:`Dataset` of float32 inputs scaled to ``[0, 1]`` (MNIST-1D:
 standardized, as its generator makes it) and int32 labels. Images are NHWC
@@ -19,12 +19,22 @@ Uncompressed copies (the names without ``.gz``) are found too. Every file found 
 against its published md5; a file that does not match raises :class:`ChecksumError`. Files
 found nowhere are downloaded into the cache (``download=True``, the default) from the
 mirrors in turn, or reported with where to put them by hand (``download=False``).
+
+Decompressing and parsing the gzipped files takes most of a second, so their decoded
+arrays are kept in the cache folder too (``mnist/decoded/``, ``fashion-mnist/decoded/``:
+``.npy`` files and a JSON manifest, never pickle), keyed on the verified md5 of the files
+they came from and checked against their SHA-256 on every load, which then skips the
+decoding; the IDX files are still located and verified first, as above. A cached copy
+that is corrupt, cut short or stale is rebuilt from the IDX files without a word, and a
+cache folder that cannot be written costs only the speed (with a warning).
+``cache=False`` decodes the IDX files every time and leaves the decoded cache alone.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import importlib
 import itertools
 import os
@@ -36,6 +46,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from jaxdl.data._cache import CachedArray, cached_arrays
 from jaxdl.data._download import (
     ChecksumError,
     DatasetDownloadError,
@@ -144,9 +155,10 @@ def mnist(
     *,
     flatten: bool = False,
     download: bool = True,
+    cache: bool = True,
 ) -> Dataset:
     """MNIST (LeCun, Cortes, Burges): 60,000 training and 10,000 test grey 28×28
-    handwritten digits, 10 classes (SPEC §11).
+    handwritten digits, 10 classes.
 
     Arguments:
         data_dir: a folder holding the four IDX files, directly or in an ``mnist/``
@@ -156,6 +168,12 @@ def mnist(
             ``(n, 784)``.
         download: download missing files into the cache (default ``True``); ``False``
             raises ``FileNotFoundError`` instead, saying where to put them.
+        cache: keep the decoded arrays in the cache folder's ``mnist/decoded/`` and read
+            them from there on later loads, after checking their checksums (default
+            ``True``: later loads skip decompressing and parsing, most of the time of a
+            load); ``False`` decodes the IDX files every time and neither reads nor writes
+            that folder. The IDX files are located and verified against their md5 either
+            way.
 
     Returns:
         A :class:`Dataset` named ``"mnist"``: pixels float32 in ``[0, 1]`` (the bytes
@@ -173,7 +191,7 @@ def mnist(
         >>> data.x_train.shape, data.y_train[:5].tolist()  # doctest: +SKIP
         ((60000, 28, 28, 1), [5, 0, 4, 1, 9])
     """
-    return _load_idx_dataset(_MNIST, data_dir, flatten=flatten, download=download)
+    return _load_idx_dataset(_MNIST, data_dir, flatten=flatten, download=download, cache=cache)
 
 
 def fashion_mnist(
@@ -181,20 +199,24 @@ def fashion_mnist(
     *,
     flatten: bool = False,
     download: bool = True,
+    cache: bool = True,
 ) -> Dataset:
     """Fashion-MNIST (Zalando Research, MIT licence): 60,000 training and 10,000 test grey
     28×28 images of clothing, 10 classes, a drop-in for MNIST that is harder to classify.
 
     Arguments, returns and errors as for :func:`mnist`; the subfolder is
     ``fashion-mnist/`` (MNIST and Fashion-MNIST use the same file names, so keep them
-    apart). ``class_names`` are ``"T-shirt/top"``, ``"Trouser"``, …, ``"Ankle boot"``.
+    apart), and the decoded cache ``fashion-mnist/decoded/``. ``class_names`` are
+    ``"T-shirt/top"``, ``"Trouser"``, …, ``"Ankle boot"``.
 
     Example:
         >>> data = fashion_mnist(download=False)  # doctest: +SKIP
         >>> data.class_names[data.y_train[0]]  # doctest: +SKIP
         'Ankle boot'
     """
-    return _load_idx_dataset(_FASHION_MNIST, data_dir, flatten=flatten, download=download)
+    return _load_idx_dataset(
+        _FASHION_MNIST, data_dir, flatten=flatten, download=download, cache=cache
+    )
 
 
 def mnist1d(*, seed: int = 42, flatten: bool = False) -> Dataset:
@@ -251,7 +273,8 @@ def load(name: str, **kwargs: Any) -> Dataset:
     Arguments:
         name: the dataset's name (case-insensitive).
         **kwargs: passed on to the loader (:func:`digits`, :func:`mnist`,
-            :func:`fashion_mnist`, :func:`mnist1d`).
+            :func:`fashion_mnist`, :func:`mnist1d`), e.g. ``data_dir=``, ``flatten=``,
+            ``download=`` or ``cache=`` for MNIST and Fashion-MNIST.
 
     Returns:
         The loader's :class:`Dataset`.
@@ -361,11 +384,21 @@ _FASHION_MNIST = _IdxDataset(
 
 
 def _load_idx_dataset(
-    spec: _IdxDataset, data_dir: Any, *, flatten: bool, download: bool
+    spec: _IdxDataset, data_dir: Any, *, flatten: bool, download: bool, cache: bool
 ) -> Dataset:
     # Every file is located (and downloaded) before any is parsed: a missing one fails fast.
-    paths = [_locate(spec, file, data_dir, download=download) for file in spec.files]
-    train_images, train_labels, test_images, test_labels = (read_idx(path) for path in paths)
+    sources = [_locate(spec, file, data_dir, download=download) for file in spec.files]
+    if cache:
+        arrays = cached_arrays(
+            default_cache_dir() / spec.name / "decoded",
+            [
+                CachedArray(file.name, f"md5:{md5}", functools.partial(read_idx, path))
+                for file, (path, md5) in zip(spec.files, sources)
+            ],
+        )
+    else:
+        arrays = [read_idx(path) for path, _ in sources]
+    train_images, train_labels, test_images, test_labels = arrays
     return Dataset(
         x_train=_shape_images(_unit_interval(train_images), flatten),
         y_train=train_labels.astype(np.int32),
@@ -377,8 +410,11 @@ def _load_idx_dataset(
     )
 
 
-def _locate(spec: _IdxDataset, file: _IdxFile, data_dir: Any, *, download: bool) -> Path:
-    """The path of a verified copy of ``file``: found locally, or downloaded to the cache."""
+def _locate(
+    spec: _IdxDataset, file: _IdxFile, data_dir: Any, *, download: bool
+) -> tuple[Path, str]:
+    """A verified copy of ``file`` (found locally, or downloaded to the cache): its path
+    and the md5 it was verified against (of the ``.gz`` or of the uncompressed file)."""
     cache = default_cache_dir() / spec.name
     searched = []  # the folders looked in, for the messages
     for folder in itertools.chain(_user_folders(spec, data_dir), [cache]):
@@ -391,7 +427,7 @@ def _locate(spec: _IdxDataset, file: _IdxFile, data_dir: Any, *, download: bool)
                 continue
             mismatch = checksum_mismatch(path, {"md5": md5})
             if mismatch is None:
-                return path
+                return path, md5
             if folder != cache:  # a corrupt copy in the cache is simply downloaded again
                 raise ChecksumError(
                     f"{path} is not {spec.title}'s {path.name}: {mismatch}. It is corrupt, "
@@ -406,7 +442,7 @@ def _locate(spec: _IdxDataset, file: _IdxFile, data_dir: Any, *, download: bool)
             f"{file.name}) in {folders}, and download=False. {_by_hand(spec, cache)}"
         )
     try:
-        return fetch(
+        path = fetch(
             f"{file.name}.gz",
             urls=[f"{mirror}{file.name}.gz" for mirror in spec.mirrors],
             md5=file.md5_gz,
@@ -418,6 +454,7 @@ def _locate(spec: _IdxDataset, file: _IdxFile, data_dir: Any, *, download: bool)
             error.path,
             hint=f"Looked for it first in {folders}. {_by_hand(spec, cache)}",
         ) from error
+    return path, file.md5_gz
 
 
 def _user_folders(spec: _IdxDataset, data_dir: Any) -> Iterator[Path]:

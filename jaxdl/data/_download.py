@@ -10,6 +10,7 @@ where to put the file by hand.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import http.client
@@ -18,7 +19,7 @@ import shutil
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 __all__ = ["ChecksumError", "DatasetDownloadError", "default_cache_dir", "fetch"]
@@ -170,6 +171,27 @@ def checksum_mismatch(path: Path, expected: dict[str, str]) -> str | None:
     return "; ".join(wrong) or None
 
 
+@contextlib.contextmanager
+def atomic_replacement(target: Path) -> Iterator[Path]:
+    """A temporary file beside ``target`` to write; it replaces ``target`` atomically
+    (``os.replace``) when the block ends, or is deleted if the block raises.
+
+    Readers of ``target`` see the old file or the whole new one, never a part: an
+    interrupted write leaves ``target`` as it was (and a hidden ``.part`` file only if the
+    process itself is killed).
+    """
+    descriptor, name = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".part"
+    )
+    os.close(descriptor)
+    temporary = Path(name)
+    try:
+        yield temporary
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
 # --- helpers ------------------------------------------------------------------------------
 
 
@@ -188,21 +210,14 @@ def _file_digests(
 
 
 def _download(url: str, target: Path, expected: dict[str, str], timeout: float) -> None:
-    descriptor, temporary = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".part"
-    )
-    temporary = Path(temporary)
-    try:
-        with os.fdopen(descriptor, "wb") as out:
+    with atomic_replacement(target) as temporary:
+        with open(temporary, "wb") as out:
             request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 shutil.copyfileobj(response, out, _CHUNK_BYTES)
         mismatch = checksum_mismatch(temporary, expected)
         if mismatch is not None:
             raise ChecksumError(f"checksum mismatch, file discarded: {mismatch}")
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def _describe(error: BaseException) -> str:

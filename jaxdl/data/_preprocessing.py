@@ -1,4 +1,4 @@
-"""Label encoding and input standardization (SPEC §4, §8)."""
+"""Label encoding and input standardization."""
 
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ def standardize(
     axis: int | tuple[int, ...] | None = 0,
     eps: float = 1e-7,
 ) -> tuple[Any, ...]:
-    r"""Standardize inputs with statistics fitted on the training data only (SPEC §8).
+    r"""Standardize inputs with statistics fitted on the training data only.
 
     .. math:: \hat x = \frac{x - \mu}{\sigma}, \qquad
               \mu = \operatorname{mean}(x_\text{train}), \quad

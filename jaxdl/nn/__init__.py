@@ -1,7 +1,7 @@
 """Layers under one protocol: ``init(key, x) -> (params, state)`` and
 ``apply(params, state, x, *, key=None, train=False) -> (y, state)``.
 
-See :mod:`jaxdl.nn._base` for the protocol and ARCHITECTURE.md for the contract.
+See :mod:`jaxdl.nn._base` and docs/protocols.md for the protocol.
 """
 
 from jaxdl.nn._base import Lambda, Layer, Params, Sequential, State

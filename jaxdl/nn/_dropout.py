@@ -1,4 +1,4 @@
-"""Dropout (SPEC §8): randomly zero units while training, a regulariser."""
+"""Dropout (docs/concepts.md §8): randomly zero units while training, a regulariser."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Normalization layers (SPEC §8): standardise activations, then scale and shift them."""
+"""Normalization layers (docs/concepts.md §8): standardise activations, then scale and
+shift them."""
 
 from __future__ import annotations
 

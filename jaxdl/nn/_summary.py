@@ -58,7 +58,7 @@ def summary(
         The table as a string; its last row holds the totals of weights, biases and all
         parameters. The batch axis is shown as ``None``.
 
-    Example (SPEC §2: 3 inputs, layers of 5, 4, 5, 2 → 65 weights + 16 biases = 81):
+    Example (docs/concepts.md §2: 3 inputs, layers of 5, 4, 5, 2 → 65 weights + 16 biases = 81):
         >>> import jax
         >>> from jaxdl import nn
         >>> model = nn.Sequential([nn.Dense(5), nn.Dense(4), nn.Dense(5), nn.Dense(2)])

@@ -1,4 +1,4 @@
-"""Optimizers, schedules, clipping and chaining, with optax's protocol (SPEC §7).
+"""Optimizers, schedules, clipping and chaining, with optax's protocol (docs/concepts.md §7).
 
 An optimizer is a :class:`GradientTransformation`, a pair of pure functions::
 

@@ -2,7 +2,7 @@
 
 Each helper is written in the exact operation order optax uses, because XLA:CPU fuses
 the first product of ``a*b + c*d`` into a fused multiply-add: the same formula written in
-another order rounds differently (see ``/work/shared/OPTIMIZERS.md``).
+another order rounds differently (docs/conventions.md, "Bit-for-bit equality with optax").
 """
 
 from __future__ import annotations

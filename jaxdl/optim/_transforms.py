@@ -4,7 +4,7 @@ Each ``scale_by_*`` transformation rescales raw gradients by a running statistic
 keeps that statistic in a ``NamedTuple`` state. None of them applies the learning rate:
 the optimizers in ``_aliases`` chain one of these with ``scale_by_learning_rate``.
 
-Notation (SPEC §7): :math:`g` the incoming update (gradient), :math:`t` the step counter
+Notation (docs/concepts.md §7): :math:`g` the incoming update (gradient), :math:`t` the step counter
 after incrementing (1 on the first update), :math:`\\epsilon` the stability constant.
 """
 

@@ -1,6 +1,6 @@
 """``fit_sweep``: many independent training runs — seeds × hyperparameters — trained
 together, ``jax.vmap``-ed over a leading axis of runs into one compiled program per epoch
-(ARCHITECTURE principle 5: sweeps are vmapped, not looped in Python); on CPU, convolution
+(sweeps are vmapped, not looped in Python: docs/architecture.md); on CPU, convolution
 models run one compiled program per batch that holds every run (jax-ml/jax#12868)."""
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import hashlib
 import random
 import sys
 
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 from jaxdl import data
-from jaxdl.data import _datasets
+from jaxdl.data import _datasets, read_idx
 
 DATASET_FILES = (
     "train-images-idx3-ubyte.gz",
@@ -168,7 +169,8 @@ def mnist_mirrors(monkeypatch, tmp_path, mnist_dir):
 def test_mnist_downloads_missing_files_into_the_cache(mnist_mirrors, tmp_path):
     dataset = data.mnist()
     cache = tmp_path / "xdg" / "jaxdl" / "mnist"
-    assert sorted(path.name for path in cache.iterdir()) == sorted(DATASET_FILES)
+    downloaded = sorted(path.name for path in cache.iterdir() if path.is_file())
+    assert downloaded == sorted(DATASET_FILES)  # and no temporary parts
     assert dataset.y_train[:5].tolist() == [5, 0, 4, 1, 9]
 
 
@@ -189,6 +191,169 @@ def test_mnist_download_failure_says_where_to_put_the_files(monkeypatch, tmp_pat
     assert f"{mirror}train-images-idx3-ubyte.gz" in message
     assert f"put them in {tmp_path / 'xdg' / 'jaxdl' / 'mnist'}" in message
     assert "JAXDL_DATA_DIR" in message
+
+
+# --- the decoded cache, on small synthetic IDX files -------------------------------------
+
+
+def idx_gz(array: np.ndarray) -> bytes:
+    """A gzipped uint8 IDX file of ``array``, built without the parser under test."""
+    sizes = b"".join(size.to_bytes(4, "big") for size in array.shape)
+    return gzip.compress(bytes([0, 0, 0x08, array.ndim]) + sizes + array.tobytes(), mtime=0)
+
+
+@pytest.fixture
+def synthetic_mnist(monkeypatch, tmp_path):
+    """A function ``write(seed=0)`` that writes four small random MNIST-like files (images
+    4×5) into one folder, points MNIST's table of md5s at them, and returns the folder and
+    the uint8 arrays written. The cache starts empty."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    folder = tmp_path / "idx"
+    folder.mkdir()
+
+    def write(seed=0):
+        rng = np.random.default_rng(seed)
+        arrays = (
+            rng.integers(0, 256, (6, 4, 5), dtype=np.uint8),
+            rng.integers(0, 10, (6,), dtype=np.uint8),
+            rng.integers(0, 256, (3, 4, 5), dtype=np.uint8),
+            rng.integers(0, 10, (3,), dtype=np.uint8),
+        )
+        files = []
+        for file, array in zip(_datasets._MNIST.files, arrays):
+            content = idx_gz(array)
+            (folder / f"{file.name}.gz").write_bytes(content)
+            files.append(file._replace(md5_gz=hashlib.md5(content).hexdigest()))
+        monkeypatch.setattr(
+            _datasets, "_MNIST", dataclasses.replace(_datasets._MNIST, files=tuple(files))
+        )
+        return folder, arrays
+
+    return write
+
+
+def forbid_decoding(monkeypatch):
+    """From now on decoding an IDX file fails: what loads comes from the decoded cache."""
+
+    def fail(path):
+        raise AssertionError(f"decoded {path}, which the cache holds")
+
+    monkeypatch.setattr(_datasets, "read_idx", fail)
+
+
+def decoded_cache():
+    return data.default_cache_dir() / "mnist" / "decoded"
+
+
+def fields(dataset):
+    return [dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test]
+
+
+def assert_dataset(dataset, arrays):
+    """``dataset`` is what MNIST's loader makes of the uint8 ``arrays``."""
+    train_images, train_labels, test_images, test_labels = arrays
+    expected = [
+        np.divide(train_images[..., None], 255, dtype=np.float32),
+        train_labels.astype(np.int32),
+        np.divide(test_images[..., None], 255, dtype=np.float32),
+        test_labels.astype(np.int32),
+    ]
+    for actual, wanted in zip(fields(dataset), expected, strict=True):
+        assert (actual.dtype, actual.shape) == (wanted.dtype, wanted.shape)
+        np.testing.assert_array_equal(actual, wanted)
+
+
+def test_mnist_saves_the_decoded_arrays_in_the_cache(synthetic_mnist):
+    folder, arrays = synthetic_mnist()
+    assert_dataset(data.mnist(folder, download=False), arrays)
+    saved = sorted(path.name for path in decoded_cache().iterdir())
+    assert saved == sorted(
+        [name.replace(".gz", ".npy") for name in DATASET_FILES] + ["manifest.json"]
+    )
+
+
+@pytest.mark.parametrize("flatten", [False, True])
+def test_mnist_second_load_reads_the_cache_not_the_idx_files(synthetic_mnist, monkeypatch, flatten):
+    folder, _ = synthetic_mnist()
+    decoded = data.mnist(folder, flatten=flatten, download=False)
+    forbid_decoding(monkeypatch)
+    cached = data.mnist(folder, flatten=flatten, download=False)
+    for ours, theirs in zip(fields(cached), fields(decoded), strict=True):
+        assert (ours.dtype, ours.shape) == (theirs.dtype, theirs.shape)
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_mnist_cached_arrays_are_fresh_writable_arrays_as_decoded_ones(
+    synthetic_mnist, monkeypatch
+):
+    folder, arrays = synthetic_mnist()
+    decoded = data.mnist(folder, download=False, cache=False)
+    data.mnist(folder, download=False)
+    forbid_decoding(monkeypatch)
+    for ours, theirs in zip(fields(data.mnist(folder, download=False)), fields(decoded)):
+        assert type(ours) is type(theirs) is np.ndarray
+        assert ours.flags.writeable and theirs.flags.writeable
+        assert ours.flags.c_contiguous == theirs.flags.c_contiguous
+        ours[0] = 0  # and writing to one leaves the cache intact
+    assert_dataset(data.mnist(folder, download=False), arrays)
+
+
+def test_mnist_with_cache_false_neither_writes_nor_reads_the_decoded_cache(
+    synthetic_mnist, monkeypatch
+):
+    folder, arrays = synthetic_mnist()
+    data.mnist(folder, download=False, cache=False)
+    assert not decoded_cache().exists()
+    data.mnist(folder, download=False)
+    decoded = []
+    monkeypatch.setattr(_datasets, "read_idx", lambda path: decoded.append(path) or read_idx(path))
+    assert_dataset(data.mnist(folder, download=False, cache=False), arrays)
+    assert len(decoded) == 4
+
+
+def test_mnist_decodes_a_changed_source_file_again(synthetic_mnist):
+    folder, _ = synthetic_mnist(seed=0)
+    data.mnist(folder, download=False)
+    folder, changed = synthetic_mnist(seed=1)  # new files, and their md5s in the table
+    assert_dataset(data.mnist(folder, download=False), changed)
+
+
+def test_mnist_still_verifies_the_source_files_when_the_cache_holds_them(synthetic_mnist):
+    folder, _ = synthetic_mnist()
+    data.mnist(folder, download=False)
+    (folder / DATASET_FILES[0]).write_bytes(b"corrupt")
+    with pytest.raises(data.ChecksumError, match=r"train-images-idx3-ubyte\.gz"):
+        data.mnist(folder, download=False)
+
+
+def test_mnist_rebuilds_a_corrupt_decoded_cache(synthetic_mnist):
+    folder, arrays = synthetic_mnist()
+    data.mnist(folder, download=False)
+    cached = decoded_cache() / "train-images-idx3-ubyte.npy"
+    cached.write_bytes(cached.read_bytes()[:-1] + b"\xff")  # the last pixel's byte
+    assert_dataset(data.mnist(folder, download=False), arrays)
+
+
+@pytest.mark.parametrize(
+    "loader",
+    [data.mnist, lambda folder, **kwargs: data.load("mnist", data_dir=folder, **kwargs)],
+    ids=["mnist", "load"],
+)
+def test_mnist_loads_with_a_warning_when_the_cache_cannot_be_written(synthetic_mnist, loader):
+    folder, arrays = synthetic_mnist()
+    decoded_cache().parent.mkdir(parents=True)
+    decoded_cache().write_bytes(b"a file where the folder should be")
+    with pytest.warns(UserWarning, match="could not save decoded arrays") as record:
+        assert_dataset(loader(folder, download=False), arrays)
+    assert record[0].filename == __file__  # it points at the user's call
+
+
+def test_real_mnist_loads_from_the_decoded_cache(mnist, mnist_dir, monkeypatch):
+    forbid_decoding(monkeypatch)  # the `mnist` fixture's load left the arrays in the cache
+    cached = data.mnist(mnist_dir, download=False)
+    for ours, theirs in zip(fields(cached), fields(mnist), strict=True):
+        assert (ours.dtype, ours.shape) == (theirs.dtype, theirs.shape)
+        assert np.array_equal(ours, theirs)  # 20 times faster than assert_array_equal here
 
 
 # --- digits -------------------------------------------------------------------------------

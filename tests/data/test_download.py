@@ -12,6 +12,7 @@ import threading
 import pytest
 
 from jaxdl.data import DatasetDownloadError, default_cache_dir, fetch
+from jaxdl.data._download import atomic_replacement
 
 PAYLOAD = bytes(range(256)) * 40  # 10 KiB
 NAME = "payload.bin"
@@ -171,3 +172,23 @@ def test_default_cache_dir_without_xdg_is_under_home(monkeypatch, tmp_path):
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path))
     assert default_cache_dir() == tmp_path / ".cache" / "jaxdl"
+
+
+def test_atomic_replacement_replaces_the_target_only_when_the_block_ends(tmp_path):
+    target = tmp_path / NAME
+    target.write_bytes(b"old")
+    with atomic_replacement(target) as temporary:
+        temporary.write_bytes(PAYLOAD)
+        assert target.read_bytes() == b"old"
+    assert target.read_bytes() == PAYLOAD
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_atomic_replacement_keeps_the_target_when_the_block_raises(tmp_path):
+    target = tmp_path / NAME
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError), atomic_replacement(target) as temporary:
+        temporary.write_bytes(PAYLOAD[:10])
+        raise RuntimeError("interrupted")
+    assert target.read_bytes() == b"old"
+    assert list(tmp_path.iterdir()) == [target]

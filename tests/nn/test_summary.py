@@ -10,7 +10,8 @@ def _totals(table: str) -> list[str]:
 
 
 def test_summary_counts_the_spec_network():
-    # SPEC §2: 3 inputs, layers of 5, 4, 5, 2 neurons -> 65 weights, 16 biases, 81 in all.
+    # docs/concepts.md §2: 3 inputs, layers of 5, 4, 5, 2 neurons -> 65 weights, 16 biases,
+    # 81 in all.
     model = nn.Sequential([nn.Dense(5), nn.Dense(4), nn.Dense(5), nn.Dense(2)])
     params, _ = model.init(jax.random.key(0), jnp.zeros((1, 3)))
     assert _totals(nn.summary(model, params, print_fn=None)) == ["65", "16", "81"]

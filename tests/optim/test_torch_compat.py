@@ -2,7 +2,7 @@
 
 Each optimizer × hyperparameter set × problem runs 1,000 steps in JAX (``jax.grad``, one
 compiled scan) and in PyTorch (autograd, ``torch.optim.<Class>``) from the same float64
-data. The bars (ARCHITECTURE, "PyTorch-compatible optimizers"): max|θ_ours − θ_torch| ≤
+data. The bars (docs/conventions.md, the PyTorch-compatible variants): max|θ_ours − θ_torch| ≤
 1e-6·max|θ| after one step and ≤ 3e-5·max|θ| after 1,000 float32 steps; 1e-10 in float64.
 
 The hyperparameters are chosen where the dynamics are not chaotic. In a chaotic regime
