@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import jax
+import numpy as np
 from jax.sharding import Mesh
 from jax.typing import DTypeLike
 
@@ -25,9 +26,8 @@ from jaxdl.train._inputs import (
 from jaxdl.train._loops import (
     cached,
     convolutions_on_cpu,
-    make_epoch,
     make_evaluate,
-    make_streaming_epoch,
+    make_fit_epoch,
 )
 from jaxdl.train._progress import progress_bar
 from jaxdl.train._state import TrainState
@@ -38,9 +38,6 @@ __all__ = ["evaluate", "fit", "initial_state"]
 # Data larger than this stays in host memory and is streamed batch by batch (fit's
 # streaming=None); smaller data is put on the device once and each epoch is one program.
 DEVICE_DATA_LIMIT_BYTES = 2**30
-
-# The epoch's key, derived in one compiled call rather than op by op.
-_fold_in = jax.jit(jax.random.fold_in)
 
 
 def fit(
@@ -142,13 +139,14 @@ def fit(
     eval_step = make_eval_step(model, loss, metrics=metrics, compute_dtype=compute_dtype,
                                mesh=mesh)
 
-    init_key, data_key = jax.random.split(key)
     if train_state is None:
-        train_state = initial_state(model, optimizer, x, init_key)
+        train_state, data_key = _initial_state_and_key(model, optimizer, x, key)
+    else:
+        data_key = _jit_split(key)[1]
     fits_on_device = x.nbytes + y.nbytes <= DEVICE_DATA_LIMIT_BYTES
     if streaming is None:
         streaming = not fits_on_device or convolutions_on_cpu(model)
-    run_epoch = (make_streaming_epoch if streaming else make_epoch)(train_step, batch_size)
+    run_epoch = make_fit_epoch(train_step, batch_size, streaming=streaming)
     evaluate_fn = None
     if validation is not None:
         evaluate_fn = make_evaluate(eval_step, eval_batch_size or batch_size)
@@ -170,8 +168,8 @@ def fit(
     bar = progress_bar(range(initial_epoch, epochs), enabled=progress, label="fit")
     for epoch in bar:
         context.epoch = epoch
-        epoch_key = _fold_in(data_key, epoch)
-        context.train_state, epoch_metrics = run_epoch(context.train_state, x, y, epoch_key)
+        context.train_state, epoch_metrics = run_epoch(context.train_state, x, y, data_key,
+                                                       epoch)
         if evaluate_fn is not None:
             val_metrics = evaluate_fn(context.train_state, *validation)
             epoch_metrics = {**epoch_metrics,
@@ -224,15 +222,32 @@ def initial_state(
     """``TrainState.create`` for ``model.init(key, x)``: the model initialised for inputs
     shaped like one sample of ``x``, with the optimizer's state, as one compiled program
     (cached per model, optimizer and input shape, as the training programs are)."""
-    spec = jax.ShapeDtypeStruct((1, *x.shape[1:]), x.dtype)
-    return cached(_jit_initial_state, model, optimizer, spec.shape, spec.dtype)(key)
+    shape, dtype = (1, *x.shape[1:]), np.dtype(x.dtype)
+    return cached(_jit_initial_state, model, optimizer, shape, dtype, False)(key)
+
+
+def _initial_state_and_key(
+    model: nn.Layer, optimizer: optim.GradientTransformation, x: Any, key: jax.Array
+) -> tuple[TrainState, jax.Array]:
+    """``fit``'s start: ``init_key, data_key = split(key)``, the initial state from
+    ``init_key``, and ``data_key``, all in one compiled program."""
+    shape, dtype = (1, *x.shape[1:]), np.dtype(x.dtype)
+    return cached(_jit_initial_state, model, optimizer, shape, dtype, True)(key)
 
 
 def _jit_initial_state(
-    model: nn.Layer, optimizer: optim.GradientTransformation, shape: tuple, dtype: Any
+    model: nn.Layer, optimizer: optim.GradientTransformation, shape: tuple, dtype: Any,
+    split: bool,
 ):
     def create(key: jax.Array) -> TrainState:
         params, state = model.init(key, jax.ShapeDtypeStruct(shape, dtype))
         return TrainState.create(params=params, state=state, optimizer=optimizer)
 
-    return jax.jit(create)
+    def create_and_split(key: jax.Array) -> tuple[TrainState, jax.Array]:
+        init_key, data_key = jax.random.split(key)
+        return create(init_key), data_key
+
+    return jax.jit(create_and_split if split else create)
+
+
+_jit_split = jax.jit(jax.random.split)

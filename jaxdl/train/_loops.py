@@ -26,6 +26,7 @@ __all__ = [
     "evaluate_batches",
     "make_epoch",
     "make_evaluate",
+    "make_fit_epoch",
     "make_streaming_epoch",
     "scan_epoch",
 ]
@@ -72,11 +73,37 @@ def make_streaming_epoch(train_step: StepFn, batch_size: int) -> Callable:
     place; the epoch first copies the state it is given, which therefore stays valid.
     The jitted steps are cached as :func:`make_epoch`'s program is.
     """
+    stepped = _stepped_epoch(train_step)
+
+    def epoch(train_state: TrainState, x: Any, y: Any, key: jax.Array):
+        return stepped(train_state, x, y, _jit_plan(key, len(x), batch_size))
+
+    return epoch
+
+
+def make_fit_epoch(train_step: StepFn, batch_size: int, *, streaming: bool) -> Callable:
+    """``epoch(train_state, x, y, data_key, epoch)``: :func:`make_epoch`'s (or, with
+    ``streaming``, :func:`make_streaming_epoch`'s) epoch for the key
+    ``jax.random.fold_in(data_key, epoch)``, which is derived inside the compiled program
+    rather than by a program of its own. This is the epoch :func:`jaxdl.train.fit` runs."""
+    if not streaming:
+        return cached(_jit_fit_epoch, train_step, batch_size)
+    stepped = _stepped_epoch(train_step)
+
+    def epoch(train_state: TrainState, x: Any, y: Any, data_key: jax.Array, number: int):
+        return stepped(train_state, x, y, _jit_fit_plan(data_key, number, len(x), batch_size))
+
+    return epoch
+
+
+def _stepped_epoch(train_step: StepFn) -> Callable:
+    """``stepped(train_state, x, y, plan)``: one jitted, donating step per batch of
+    ``plan = (order, step_keys)``; the batch means of the metrics."""
     host_step = cached(_jit_host_step, train_step)
     device_step = cached(_jit_device_step, train_step)
 
-    def epoch(train_state: TrainState, x: Any, y: Any, key: jax.Array):
-        order, step_keys = _jit_plan(key, len(x), batch_size)
+    def stepped(train_state: TrainState, x: Any, y: Any, plan: tuple[jax.Array, jax.Array]):
+        order, step_keys = plan
         on_device = isinstance(x, jax.Array) and isinstance(y, jax.Array)
         host_order = None if on_device else np.asarray(order)
         train_state = _jit_copy(train_state)
@@ -93,7 +120,7 @@ def make_streaming_epoch(train_step: StepFn, batch_size: int) -> Callable:
             )
         return train_state, jax.tree_util.tree_map(lambda t: t / order.shape[0], totals)
 
-    return epoch
+    return stepped
 
 
 def make_evaluate(eval_step: EvalFn, batch_size: int) -> Callable:
@@ -154,6 +181,14 @@ def _jit_epoch(train_step: StepFn, batch_size: int) -> Callable:
     return jax.jit(functools.partial(scan_epoch, train_step, batch_size))
 
 
+def _jit_fit_epoch(train_step: StepFn, batch_size: int) -> Callable:
+    def epoch(train_state, x, y, data_key, number):
+        key = jax.random.fold_in(data_key, number)
+        return scan_epoch(train_step, batch_size, train_state, x, y, key)
+
+    return jax.jit(epoch)
+
+
 def _jit_host_step(train_step: StepFn) -> Callable:
     return jax.jit(train_step, donate_argnums=0)
 
@@ -183,6 +218,11 @@ def _epoch_plan(key: jax.Array, n: int, batch_size: int) -> tuple[jax.Array, jax
 
 
 _jit_plan = jax.jit(_epoch_plan, static_argnums=(1, 2))
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3))
+def _jit_fit_plan(data_key: jax.Array, number: Any, n: int, batch_size: int):
+    return _epoch_plan(jax.random.fold_in(data_key, number), n, batch_size)
 
 
 def convolutions_on_cpu(model: nn.Layer) -> bool:

@@ -123,10 +123,13 @@ def test_fit_steps_per_batch_for_convolutions_on_cpu(monkeypatch, conv, expected
     import jaxdl.train._fit as fit_module
 
     chosen = []
-    for name, label in (("make_epoch", "compiled"), ("make_streaming_epoch", "stepped")):
-        original = getattr(fit_module, name)
-        monkeypatch.setattr(fit_module, name,
-                            lambda *a, _o=original, _l=label: chosen.append(_l) or _o(*a))
+    original = fit_module.make_fit_epoch
+
+    def spy(*args, streaming):
+        chosen.append("stepped" if streaming else "compiled")
+        return original(*args, streaming=streaming)
+
+    monkeypatch.setattr(fit_module, "make_fit_epoch", spy)
     images = RNG.normal(size=(32, 6, 6, 1)).astype(np.float32)
     layers = [nn.Conv2D(2, 3)] if conv else [nn.Dense(2)]
     model = nn.Sequential([*layers, nn.Flatten(), nn.Dense(2)])
