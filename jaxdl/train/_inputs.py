@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -59,8 +60,18 @@ def check_key(key: Any) -> None:
 
 
 def output_spec(model: nn.Layer, x: Any) -> jax.ShapeDtypeStruct:
-    """The model's output shape for one sample of ``x``, by shape inference (no compile)."""
-    spec = jax.ShapeDtypeStruct((1, *np.shape(x)[1:]), x.dtype)
+    """The model's output shape for one sample of ``x``, by shape inference (no compile;
+    remembered per model and sample shape, as the compiled programs are)."""
+    sample_shape, dtype = tuple(np.shape(x)[1:]), np.dtype(x.dtype)
+    try:
+        return _output_spec(model, sample_shape, dtype)
+    except TypeError:  # a model that cannot be hashed
+        return _output_spec.__wrapped__(model, sample_shape, dtype)
+
+
+@functools.lru_cache(maxsize=128)
+def _output_spec(model: nn.Layer, sample_shape: tuple, dtype: np.dtype) -> jax.ShapeDtypeStruct:
+    spec = jax.ShapeDtypeStruct((1, *sample_shape), dtype)
     forward = lambda k, v: model.apply(*model.init(k, v), v)[0]  # noqa: E731
     return jax.eval_shape(forward, jax.random.key(0), spec)
 
