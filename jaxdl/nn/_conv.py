@@ -1,5 +1,5 @@
-"""Convolutional layers (SPEC §10): learned filters, a sum of elementwise products over a
-window, slid over the input."""
+"""Convolutional layers (docs/concepts.md §10): learned filters, a sum of elementwise
+products over a window, slid over the input."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ class _Conv(Layer):
             dimension_numbers=self._dimension_numbers,
         )
         if self.use_bias:
-            y = y + jnp.asarray(params["b"])
+            y = y + _broadcast_bias(jnp.asarray(params["b"]), y.shape)
         if self.activation is not None:
             y = self.activation(y)
         return y, state
@@ -182,3 +182,23 @@ class Conv2D(_Conv):
 
     spatial_dims: ClassVar[int] = 2
     _dimension_numbers: ClassVar[tuple[str, str, str]] = ("NHWC", "HWIO", "NHWC")
+
+
+def _broadcast_bias(b: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+    """``b`` ``(out,)`` broadcast to ``shape`` ``(batch, *spatial, out)``, one axis at a time.
+
+    The value is ``jnp.broadcast_to(b, shape)``; the point is its transpose, the bias
+    gradient. Summed in one reduction over ``(batch, *spatial)``, XLA:CPU rewrites that
+    sum into a ``reduce-window`` that took 18 ms of a 120 ms LeNet step (a 5×5 Conv2D(32)
+    on a batch of 128 28×28 images; the sum itself needs under 1 ms). Broadcasting one
+    axis at a time, with optimisation barriers that keep XLA from merging the steps, makes
+    the gradient sum the first spatial axis first — fused with its producer, into a large
+    output — then the others.
+    """
+    out = lax.broadcast_in_dim(b, (shape[0], shape[-1]), (1,))
+    for size in reversed(shape[1:-1]):
+        out = lax.optimization_barrier(out)
+        # Insert the axis after the batch axis: (batch, size, *out.shape[1:]).
+        kept = (0, *range(2, out.ndim + 1))
+        out = lax.broadcast_in_dim(out, (shape[0], size, *out.shape[1:]), kept)
+    return out

@@ -1,8 +1,20 @@
-"""Pooling layers (SPEC §10): the maximum or the mean of each window, per channel."""
+"""Pooling layers (docs/concepts.md §10): the maximum or the mean of each window, per channel.
+
+Two computations, one result. When the windows tile the input — strides equal to the
+window and no padding (``"VALID"``, or ``"SAME"`` where the window divides the size) —
+the input is reshaped into its windows, ``(batch, n_1, K_1, n_2, K_2, channels)``, and the
+window axes are reduced. Otherwise ``lax.reduce_window`` handles any stride and padding.
+Both give the same values and the same gradients; the reshaped path exists because on
+XLA:CPU the gradient of ``reduce_window`` (``select_and_scatter``) is slow: for a 2×2
+max-pool of a ``(128, 28, 28, 32)`` batch it took about 9 times as long as the reshaped
+path's, forward and backward together.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
 from typing import Any, ClassVar
 
 import jax
@@ -43,13 +55,24 @@ class _Pool(Layer):
     def apply(self, params, state, x, *, key=None, train=False):
         del params, key, train
         window, strides, pads = self._geometry(x)
+        x = jnp.asarray(x)
+        if strides == window and all(pad == (0, 0) for pad in pads):
+            # Windows tile the input: pool blocks of a reshaped view. On XLA:CPU this is
+            # much faster than reduce_window, whose gradient (select_and_scatter) is slow.
+            blocks, axes = _tile(x, window)
+            return self._pool_blocks(blocks, axes), state
         # Pool only the spatial axes: batch and channel axes get a window of 1 and no padding.
         dims = (1, *window, 1)
         steps = (1, *strides, 1)
         padding = ((0, 0), *pads, (0, 0))
-        return self._pool(jnp.asarray(x), dims, steps, padding), state
+        return self._pool(x, dims, steps, padding), state
 
     def _pool(self, x: jax.Array, dims: tuple, steps: tuple, padding: tuple) -> jax.Array:
+        """Pool with ``lax.reduce_window``: any window, stride and padding."""
+        raise NotImplementedError
+
+    def _pool_blocks(self, blocks: jax.Array, axes: tuple[int, ...]) -> jax.Array:
+        """Pool a tiled input (see :func:`_tile`) by reducing its window ``axes``."""
         raise NotImplementedError
 
     def _geometry(self, x: Any) -> tuple[tuple[int, ...], tuple[int, ...], tuple]:
@@ -74,6 +97,11 @@ class _MaxPool(_Pool):
         lowest = np.array(-np.inf if floating else jnp.iinfo(x.dtype).min, x.dtype)
         return lax.reduce_window(x, lowest, lax.max, dims, steps, padding)
 
+    def _pool_blocks(self, blocks: jax.Array, axes: tuple[int, ...]) -> jax.Array:
+        if jnp.issubdtype(blocks.dtype, jnp.floating):
+            return _block_max(blocks, axes)
+        return jnp.max(blocks, axis=axes)
+
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class _AvgPool(_Pool):
@@ -86,6 +114,9 @@ class _AvgPool(_Pool):
         ones = jnp.ones((1, *x.shape[1:-1], 1), x.dtype)
         counts = lax.reduce_window(ones, zero, lax.add, dims, steps, padding)
         return sums / counts
+
+    def _pool_blocks(self, blocks: jax.Array, axes: tuple[int, ...]) -> jax.Array:
+        return jnp.mean(blocks.astype(floating_dtype(blocks)), axis=axes)
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -103,6 +134,11 @@ class MaxPool1D(_MaxPool):
             elements never win: the maximum is over the input elements of each window.
 
     No params, no state. Output length :math:`\lfloor (L + p_{lo} + p_{hi} - K)/s \rfloor + 1`.
+
+    Gradient: each output's gradient goes wholly to the first maximum of its window in
+    row-major order, as in PyTorch's ``max_pool`` and ``lax.reduce_window``; ``jnp.max``
+    alone would split it evenly between tied maxima, which are common after a ReLU
+    (windows of zeros). A window holding a NaN outputs NaN and passes its gradient to a NaN.
 
     Example:
         >>> import jax
@@ -134,6 +170,11 @@ class MaxPool2D(_MaxPool):
 
     No params, no state. Along each axis the output size is
     :math:`\lfloor (n + p_{lo} + p_{hi} - K)/s \rfloor + 1`.
+
+    Gradient: each output's gradient goes wholly to the first maximum of its window in
+    row-major order, as in PyTorch's ``max_pool`` and ``lax.reduce_window``; ``jnp.max``
+    alone would split it evenly between tied maxima, which are common after a ReLU
+    (windows of zeros). A window holding a NaN outputs NaN and passes its gradient to a NaN.
 
     Example:
         >>> import jax
@@ -207,6 +248,50 @@ class AvgPool2D(_AvgPool):
     """
 
     spatial_dims: ClassVar[int] = 2
+
+
+def _tile(x: jax.Array, window: tuple[int, ...]) -> tuple[jax.Array, tuple[int, ...]]:
+    """Split ``x`` ``(batch, *spatial, channels)`` into its windows of size ``window``.
+
+    Returns the blocks ``(batch, n_1, K_1, n_2, K_2, …, channels)``, where ``n_i`` is the
+    spatial size ``s_i // K_i`` (elements past the last whole window are dropped, as
+    ``"VALID"`` does), and the positions of the ``K_i`` axes.
+    """
+    counts = [size // k for size, k in zip(x.shape[1:-1], window)]
+    x = x[(slice(None), *(slice(0, n * k) for n, k in zip(counts, window)), slice(None))]
+    shape = [x.shape[0]]
+    for n, k in zip(counts, window):
+        shape += [n, k]
+    axes = tuple(range(2, 2 * len(window) + 1, 2))
+    return x.reshape(*shape, x.shape[-1]), axes
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
+def _block_max(blocks: jax.Array, axes: tuple[int, ...]) -> jax.Array:
+    """The maximum over ``axes``, differentiated as ``reduce_window`` and PyTorch do.
+
+    ``jnp.max``'s own derivative splits the gradient evenly between tied maxima; this one
+    gives all of it to the first maximum of the window in row-major order (the first NaN,
+    if there is one), so that the tiled path has the gradient of the ``reduce_window`` one
+    and of PyTorch. Ties are common here: ReLU before pooling makes windows of zeros.
+    A ``custom_jvp`` rather than a ``custom_vjp``, so that forward mode works too.
+    """
+    return jnp.max(blocks, axis=axes)
+
+
+@_block_max.defjvp
+def _block_max_jvp(axes, primals, tangents):
+    (blocks,), (blocks_dot,) = primals, tangents
+    maxima = jnp.max(blocks, axis=axes, keepdims=True)
+    # Number each window's elements in row-major order; the winner is the lowest-numbered
+    # element equal to the maximum. The numbers are a small constant broadcast along the
+    # window axes, so the backward pass is one elementwise select per input element.
+    sizes = [blocks.shape[axis] if axis in axes else 1 for axis in range(blocks.ndim)]
+    order = np.arange(math.prod(sizes), dtype=np.int32).reshape(sizes)
+    candidates = jnp.where((blocks == maxima) | jnp.isnan(blocks), order, order.size)
+    wins = order == jnp.min(candidates, axis=axes, keepdims=True)
+    maxima_dot = jnp.sum(jnp.where(wins, blocks_dot, jnp.zeros_like(blocks_dot)), axis=axes)
+    return jnp.squeeze(maxima, axes), maxima_dot
 
 
 MaxPool = MaxPool2D

@@ -1,4 +1,4 @@
-r"""Recurrent layers (SPEC §10): ``SimpleRNN``, ``LSTM`` and ``GRU``.
+r"""Recurrent layers (docs/concepts.md §10): ``SimpleRNN``, ``LSTM`` and ``GRU``.
 
 All three read sequences shaped ``(batch, time, features)`` and share one driver: the
 input projection :math:`x_t W_{ih}` of every time step is one matrix product computed
@@ -84,8 +84,9 @@ class _Recurrent(Layer):
             input_bias, recurrent_bias = jnp.asarray(params["b"]), None
         dtype = jnp.result_type(x, w_ih, w_hh, input_bias)
 
-        # One matrix product for all time steps, laid out time-major for the scan.
-        from_inputs = (jnp.einsum("bti,ig->tbg", x, w_ih) + input_bias).astype(dtype)
+        # One matrix product for all time steps, laid out time-major for the scan. The
+        # input, usually much narrower than the gates, is the one transposed.
+        from_inputs = (jnp.swapaxes(x, 0, 1) @ w_ih + input_bias).astype(dtype)
         zeros = jnp.zeros((x.shape[0], self.hidden_size), dtype)
 
         def step(carry: Carry, from_input: jax.Array) -> tuple[Carry, jax.Array | None]:

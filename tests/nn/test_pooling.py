@@ -111,10 +111,18 @@ def test_pool_init_has_no_params_or_state(cls):
 @pytest.mark.parametrize(
     ("layer", "shape", "pattern"),
     [
-        (nn.MaxPool2D(2), (4, 4, 1), r"MaxPool2D\(window=2\).*\(batch, height, width, channels\)"
-         r".*\(4, 4, 1\)"),
-        (nn.AvgPool1D(2), (2, 4, 4, 1), r"AvgPool1D\(window=2\).*\(batch, length, channels\)"
-         r".*\(2, 4, 4, 1\)"),
+        (
+            nn.MaxPool2D(2),
+            (4, 4, 1),
+            r"MaxPool2D\(window=2\).*\(batch, height, width, channels\)"
+            r".*\(4, 4, 1\)",
+        ),
+        (
+            nn.AvgPool1D(2),
+            (2, 4, 4, 1),
+            r"AvgPool1D\(window=2\).*\(batch, length, channels\)"
+            r".*\(2, 4, 4, 1\)",
+        ),
         (nn.AvgPool2D(3), (2, 2, 5, 1), r"AvgPool2D\(window=3\).*\(2, 2, 5, 1\).*too small"),
     ],
 )
@@ -187,3 +195,119 @@ def test_pool_jit_and_vmap_match_eager(cls):
     eager = np.stack([layer.apply({}, {}, x)[0] for x in xs])
     jitted = jax.jit(jax.vmap(lambda x: layer.apply({}, {}, x)[0]))(xs)
     np.testing.assert_allclose(jitted, eager, rtol=1e-6, atol=1e-6)
+
+
+# --- the tiled path: windows that tile the input (strides = window, no padding) -----------
+
+# (layer, input shape): each pools by reshaping the input into its windows.
+TILED_CASES = [
+    (nn.MaxPool2D(2), (2, 6, 8, 3)),
+    (nn.MaxPool2D((2, 3), padding="SAME"), (1, 4, 9, 2)),  # sizes divide: no padding
+    (nn.MaxPool2D(3), (2, 7, 8, 2)),  # VALID drops the last row and the last two columns
+    (nn.MaxPool1D(2), (2, 9, 3)),
+    (nn.AvgPool2D(2, strides=2), (2, 6, 6, 3)),
+    (nn.AvgPool2D((3, 2)), (1, 8, 5, 2)),
+    (nn.AvgPool1D(4), (2, 10, 2)),
+]
+
+
+def reduce_window_pool(layer, x):
+    """``layer`` computed with ``lax.reduce_window``, the general path, as a reference."""
+    n = layer.spatial_dims
+    window = (layer.window,) * n if isinstance(layer.window, int) else layer.window
+    dims = (1, *window, 1)
+    if isinstance(layer, nn.MaxPool1D | nn.MaxPool2D):
+        return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, dims, dims, "VALID")
+    sums = jax.lax.reduce_window(x, 0.0, jax.lax.add, dims, dims, "VALID")
+    return sums / math.prod(window)
+
+
+def tied_input(shape, seed=3):
+    """Rounded, ReLU-ed normal draws: most windows hold tied maxima (often all zeros)."""
+    return np.maximum(np.round(random_input(shape, seed=seed) * 1.5), 0).astype(np.float32)
+
+
+@pytest.mark.parametrize(("layer", "shape"), TILED_CASES)
+def test_tiled_pool_equals_reduce_window(layer, shape):
+    x = random_input(shape)
+    y, _ = layer.apply({}, {}, x)
+    np.testing.assert_allclose(y, reduce_window_pool(layer, x), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize(("layer", "shape"), TILED_CASES)
+def test_tiled_pool_gradient_equals_reduce_windows_on_ties(layer, shape):
+    # reduce_window's gradient (select_and_scatter) and PyTorch's give all of a window's
+    # gradient to its first maximum in row-major order; the tiled path must do the same.
+    x = tied_input(shape)
+    out_shape = jax.eval_shape(lambda v: layer.apply({}, {}, v)[0], x).shape
+    weights = random_input(out_shape, seed=2)
+    grad = jax.grad(lambda v: jnp.sum(layer.apply({}, {}, v)[0] * weights))(x)
+    expected = jax.grad(lambda v: jnp.sum(reduce_window_pool(layer, v) * weights))(x)
+    np.testing.assert_allclose(grad, expected, rtol=1e-6, atol=1e-7)
+
+
+def test_tiled_max_pool_gives_the_gradient_to_the_first_maximum_like_torch():
+    torch = pytest.importorskip("torch")
+    x = tied_input((2, 6, 8, 3))
+    weights = random_input((2, 3, 4, 3), seed=2)
+    grad = jax.grad(lambda v: jnp.sum(nn.MaxPool2D(2).apply({}, {}, v)[0] * weights))(x)
+    x_torch = torch.tensor(x.transpose(0, 3, 1, 2), requires_grad=True)
+    pooled = torch.nn.functional.max_pool2d(x_torch, 2)
+    (pooled * torch.from_numpy(weights.transpose(0, 3, 1, 2))).sum().backward()
+    np.testing.assert_array_equal(grad, x_torch.grad.numpy().transpose(0, 2, 3, 1))
+    assert np.sum(grad != 0) == weights.size  # one winner per window, ties or not
+
+
+def test_tiled_max_pool_gradient_goes_to_a_nan():
+    x = np.array([[[1.0], [np.nan], [3.0], [np.nan]]], np.float32)
+    grad = jax.grad(lambda v: jnp.sum(nn.MaxPool1D(2).apply({}, {}, v)[0]))(x)
+    np.testing.assert_array_equal(grad[0, :, 0], [0.0, 1.0, 0.0, 1.0])
+
+
+@pytest.mark.parametrize(("layer", "shape"), TILED_CASES)
+def test_tiled_pool_gradient_matches_finite_differences(x64, layer, shape):
+    x = random_input(shape, np.float64)  # distinct values: max is differentiable there
+    out_shape = jax.eval_shape(lambda v: layer.apply({}, {}, v)[0], x).shape
+    weights = random_input(out_shape, np.float64, seed=2)
+
+    @jax.jit
+    def loss(v):
+        return jnp.sum(layer.apply({}, {}, v)[0] * weights)
+
+    assert_grad_matches_finite_differences(loss, x)
+
+
+@pytest.mark.parametrize(("layer", "shape"), TILED_CASES[:4])
+def test_tiled_max_pool_forward_mode_equals_reduce_window(layer, shape):
+    x, tangent = tied_input(shape), random_input(shape, seed=4)
+    y, y_dot = jax.jvp(lambda v: layer.apply({}, {}, v)[0], (x,), (tangent,))
+    expected, expected_dot = jax.jvp(lambda v: reduce_window_pool(layer, v), (x,), (tangent,))
+    np.testing.assert_array_equal(y, expected)
+    np.testing.assert_allclose(y_dot, expected_dot, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("layer", "tiled"),
+    [
+        (nn.MaxPool2D(2), True),
+        (nn.AvgPool2D(2, padding="SAME"), True),
+        (nn.MaxPool2D(2, strides=1), False),  # overlapping windows
+        (nn.MaxPool2D(3, padding="SAME"), False),  # 8 is not a multiple of 3: padded
+        (nn.AvgPool2D(2, padding=1), False),
+    ],
+)
+def test_only_tiling_windows_avoid_reduce_window(layer, tiled):
+    # The tiled path exists for speed: reduce_window's gradient is slow on XLA:CPU.
+    x = random_input((1, 8, 8, 2))
+    jaxpr = str(jax.make_jaxpr(jax.grad(lambda v: jnp.sum(layer.apply({}, {}, v)[0])))(x))
+    assert ("reduce_window" in jaxpr or "select_and" in jaxpr) is not tiled
+
+
+def test_tiled_max_pool_vmaps_and_keeps_integer_dtype():
+    xs = random_input((3, 2, 6, 4, 2))
+    ys = jax.jit(jax.vmap(lambda v: nn.MaxPool2D(2).apply({}, {}, v)[0]))(xs)
+    np.testing.assert_array_equal(ys, [reduce_window_pool(nn.MaxPool2D(2), x) for x in xs])
+    integers = np.arange(24, dtype=np.int32).reshape(1, 4, 6, 1)
+    y, _ = nn.MaxPool2D(2).apply({}, {}, integers)
+    assert y.dtype == jnp.int32
+    np.testing.assert_array_equal(y[0, :, :, 0], [[7, 9, 11], [19, 21, 23]])
