@@ -196,14 +196,23 @@ def _sweep_programs(
     sample_shape: tuple[int, ...],
     sample_dtype: Any,
 ) -> tuple[Callable, Callable]:
-    """``(init_runs, epoch_runs)``: the sweep's two compiled programs, built once per
-    process for equal arguments (see :func:`jaxdl.train._loops.cached`)."""
-    sample = jax.ShapeDtypeStruct(sample_shape, sample_dtype)
+    """``(init_runs, epoch_runs)``: the sweep's initialisation and its compiled epoch,
+    built once per process for equal arguments (see :func:`jaxdl.train._loops.cached`)."""
     evaluate_fn = make_evaluate(make_eval_step(model, loss, metrics=metrics), eval_batch_size)
 
-    def init_run(init_key: jax.Array, row: dict[str, jax.Array]) -> TrainState:
-        params, state = model.init(init_key, sample)
-        return TrainState.create(params=params, state=state, optimizer=make_optimizer(**row))
+    # The model's initialisation is one compiled program, shared by every sweep of this
+    # model and sample shape whatever its optimizer; the optimizer's state (zeros and
+    # counters) is built op by op, whose small compilations are shared across sweeps too.
+    init_models = cached(_jit_init_models, model, sample_shape, sample_dtype)
+
+    def init_runs(init_keys: jax.Array, columns: dict[str, jax.Array]) -> TrainState:
+        params, state = init_models(init_keys)
+
+        def create(params, state, row):
+            return TrainState.create(params=params, state=state,
+                                     optimizer=make_optimizer(**row))
+
+        return jax.vmap(create)(params, state, columns)
 
     def train_step_for(row: dict[str, jax.Array]) -> Callable:
         # Built inside the trace, so the optimizer's hyperparameters are traced.
@@ -229,7 +238,12 @@ def _sweep_programs(
         epoch_runs = _stepped_epochs(train_step_for, evaluate_fn, batch_size, runs)
     else:
         epoch_runs = jax.jit(jax.vmap(epoch_run, in_axes=(0, 0, 0, None, None, None, None)))
-    return jax.jit(jax.vmap(init_run)), epoch_runs
+    return init_runs, epoch_runs
+
+
+def _jit_init_models(model: nn.Layer, sample_shape: tuple[int, ...], sample_dtype: Any):
+    sample = jax.ShapeDtypeStruct(sample_shape, sample_dtype)
+    return jax.jit(jax.vmap(lambda key: model.init(key, sample)))
 
 
 def _metrics_key(metrics: Sequence[Metric] | None) -> tuple[Metric, ...] | None:
