@@ -314,3 +314,45 @@ def test_conv_vmaps_over_stacked_params(layer, shape):
     ys = jax.vmap(lambda p: layer.apply(p, {}, x)[0])(stacked)
     for y, params in zip(ys, members):
         np.testing.assert_allclose(y, layer.apply(params, {}, x)[0], rtol=1e-5, atol=1e-5)
+
+
+# --- the bias: broadcast one axis at a time, so that its gradient sums one axis at a time --
+
+
+@pytest.mark.parametrize(
+    ("layer", "shape"),
+    [(nn.Conv2D(3, 3), (2, 5, 4, 2)), (nn.Conv1D(3, 3, strides=2), (2, 7, 2))],
+)
+def test_conv_bias_gradient_is_the_sum_over_batch_and_positions(layer, shape):
+    x = random_input(shape)
+    params = random_params(layer, x)
+    out_shape = jax.eval_shape(lambda p: layer.apply(p, {}, x)[0], params).shape
+    weights = random_input(out_shape, seed=2)
+    grads = jax.grad(lambda p: jnp.sum(layer.apply(p, {}, x)[0] * weights))(params)
+    expected = weights.astype(np.float64).sum(axis=tuple(range(len(shape) - 1)))
+    np.testing.assert_allclose(grads["b"], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_conv_bias_gradient_reduces_one_axis_at_a_time():
+    # XLA:CPU turns one sum over (batch, height, width) into a slow reduce-window; the
+    # layer broadcasts its bias in steps so that the gradient sums one axis per step.
+    layer = nn.Conv2D(4, 3)
+    x = random_input((2, 6, 5, 2))
+    params = random_params(layer, x)
+    jaxpr = jax.make_jaxpr(jax.grad(lambda p: jnp.sum(layer.apply(p, {}, x)[0] ** 2)))(params)
+    sums = [e for e in jaxpr.jaxpr.eqns if e.primitive.name == "reduce_sum"]
+    gradient_sums = [e for e in sums if e.outvars[0].aval.shape != ()]  # not the loss
+    assert len(gradient_sums) == 3  # height, width, batch
+    assert all(len(e.params["axes"]) == 1 for e in gradient_sums)
+
+
+def test_conv_forward_mode_matches_finite_differences(x64):
+    layer = nn.Conv2D(3, 3, strides=(1, 2))
+    x = random_input((2, 5, 6, 2), np.float64)
+    params = random_params(layer, x)
+    tangent = jax.tree_util.tree_map(lambda p: np.ones_like(p) * 0.5, params)
+    f = lambda p: layer.apply(p, {}, x)[0]  # noqa: E731
+    _, y_dot = jax.jvp(f, (params,), (tangent,))
+    shifted = jax.tree_util.tree_map(lambda p, t: p + 1e-6 * t, params, tangent)
+    back = jax.tree_util.tree_map(lambda p, t: p - 1e-6 * t, params, tangent)
+    np.testing.assert_allclose(y_dot, (f(shifted) - f(back)) / 2e-6, rtol=1e-6, atol=1e-8)
