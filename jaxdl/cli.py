@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); returns the exit code.
 
     Before anything starts JAX, adds jaxdl's default XLA flags to ``XLA_FLAGS`` (faster
-    convolutions and LSTMs on CPU; see ``jaxdl/_xla.py``), unless ``XLA_FLAGS`` already
+    convolutions on CPU; see ``jaxdl/_xla.py``), unless ``XLA_FLAGS`` already
     sets them or ``JAXDL_NO_XLA_DEFAULTS=1``. Child processes (studies) inherit them.
     """
     from jaxdl import _xla

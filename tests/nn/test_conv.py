@@ -17,14 +17,11 @@ def reference_conv(x, w, b, strides, padding, dilation):
     pads = reference_pads(x.shape[1:-1], window, strides, padding, dilation)
     padded = np.pad(x, [(0, 0), *pads, (0, 0)])
     extents = [d * (k - 1) + 1 for k, d in zip(window, dilation)]
-    out_sizes = [
-        (padded.shape[1 + i] - extents[i]) // strides[i] + 1 for i in range(spatial)
-    ]
+    out_sizes = [(padded.shape[1 + i] - extents[i]) // strides[i] + 1 for i in range(spatial)]
     y = np.zeros((x.shape[0], *out_sizes, w.shape[-1]))
     for position in np.ndindex(*out_sizes):
         taps = tuple(
-            slice(p * s, p * s + e, d)
-            for p, s, e, d in zip(position, strides, extents, dilation)
+            slice(p * s, p * s + e, d) for p, s, e, d in zip(position, strides, extents, dilation)
         )
         patch = padded[(slice(None), *taps, slice(None))]  # (batch, *window, in)
         products = patch[..., None] * w[None]  # (batch, *window, in, out)
@@ -276,8 +273,10 @@ def test_conv_differing_hyperparameters_are_unequal(other):
     ("layer", "shape"),
     [
         (nn.Conv1D(3, 3, strides=2, dilation=2, activation=activations.tanh), (2, 9, 2)),
-        (nn.Conv2D(2, (2, 3), strides=(2, 1), padding=((1, 0), (0, 2)), dilation=(1, 2)),
-         (1, 5, 4, 2)),
+        (
+            nn.Conv2D(2, (2, 3), strides=(2, 1), padding=((1, 0), (0, 2)), dilation=(1, 2)),
+            (1, 5, 4, 2),
+        ),
     ],
 )
 def test_conv_gradient_matches_finite_differences(x64, layer, shape):
