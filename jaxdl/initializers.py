@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import DTypeLike
 
-from jaxdl import _random
+from jaxdl import _rng
 
 __all__ = [
     "Constant",
@@ -99,7 +99,7 @@ class Uniform:
     scale: float = 0.05
 
     def __call__(self, key: jax.Array, shape: Shape, dtype: DTypeLike = jnp.float32) -> jax.Array:
-        return _random.uniform(key, shape, dtype, -self.scale, self.scale)
+        return _rng.uniform(key, shape, dtype, -self.scale, self.scale)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +109,7 @@ class Normal:
     stddev: float = 0.05
 
     def __call__(self, key: jax.Array, shape: Shape, dtype: DTypeLike = jnp.float32) -> jax.Array:
-        return self.stddev * _random.normal(key, shape, dtype)
+        return self.stddev * _rng.normal(key, shape, dtype)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,11 +157,11 @@ class VarianceScaling:
         variance = self.scale / max(1.0, n)
         if self.distribution == "uniform":
             limit = math.sqrt(3 * variance)
-            return _random.uniform(key, shape, dtype, -limit, limit)
+            return _rng.uniform(key, shape, dtype, -limit, limit)
         if self.distribution == "truncated_normal":
             std = math.sqrt(variance) / _TRUNCATED_STD
-            return std * _random.truncated_normal(key, -2.0, 2.0, shape, dtype)
-        return math.sqrt(variance) * _random.normal(key, shape, dtype)
+            return std * _rng.truncated_normal(key, -2.0, 2.0, shape, dtype)
+        return math.sqrt(variance) * _rng.normal(key, shape, dtype)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -183,7 +183,7 @@ class Orthogonal:
         rows = math.prod(shape[:-1])
         big, small = max(rows, cols), min(rows, cols)
         # QR needs at least float32 (no bfloat16 kernel); the result is cast back to dtype.
-        draw = _random.normal(key, (big, small), jnp.promote_types(dtype, jnp.float32))
+        draw = _rng.normal(key, (big, small), jnp.promote_types(dtype, jnp.float32))
         q, r = jnp.linalg.qr(draw)
         q = q * jnp.sign(jnp.diagonal(r))
         if rows < cols:

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import jax
 import jax.numpy as jnp
 
-from jaxdl import _random
+from jaxdl import _rng
 from jaxdl._checks import floating_dtype, shape_of
 from jaxdl.nn._base import Layer, Params, State, check_floating, check_input, require_key
 
@@ -70,7 +70,7 @@ class Dropout(Layer):
         if not train or self.rate == 0:
             return x, state
         keep = 1.0 - self.rate
-        mask = _random.bernoulli(require_key(self, key), keep, x.shape)
+        mask = _rng.bernoulli(require_key(self, key), keep, x.shape)
         # where, not a product: a dropped inf or nan gives 0, as a dropped unit should.
         return jnp.where(mask, x / jnp.asarray(keep, x.dtype), jnp.zeros((), x.dtype)), state
 

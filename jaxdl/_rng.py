@@ -5,7 +5,7 @@ XLA:CPU compiles the threefry generator slowly for some shapes: a ``uniform`` of
 flat (jaxlib 0.10.1, 2-core x86-64), and a network's initialisation and dropout masks
 draw many such shapes. The numbers are the same bit for bit: the generator counts
 elements in row-major order whatever the shape, so a flat draw reshaped equals the
-shaped draw (``tests/test_random.py`` checks it). Only the compile time changes.
+shaped draw (``tests/test_rng.py`` checks it). Only the compile time changes.
 """
 
 from __future__ import annotations
