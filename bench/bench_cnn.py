@@ -55,6 +55,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _common import Interleave, cpu_model
 
 from jaxdl import data, losses, models, nn, optim, train
 
@@ -224,24 +225,6 @@ def time_rounds(sides: dict[str, Any], rounds: int, warmup: int, count: int, see
     return samples
 
 
-class _Interleave(train.Callback):
-    """Times ``fit``'s epochs and runs (and times) ``peer_epoch()`` after each."""
-
-    def __init__(self, peer_epoch: Callable[[], None]) -> None:
-        self.peer_epoch = peer_epoch
-        self.fit_seconds: list[float] = []
-        self.peer_seconds: list[float] = []
-
-    def on_train_begin(self, context) -> None:
-        self.mark = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs, context) -> None:
-        self.fit_seconds.append(time.perf_counter() - self.mark)
-        start = time.perf_counter()
-        self.peer_epoch()
-        self.peer_seconds.append(time.perf_counter() - start)
-        self.mark = time.perf_counter()
-
 
 def time_fit(workload: Workload, params, state, batches, epochs: int, net) -> dict[str, Any]:
     """``fit`` epochs against PyTorch epochs over the same batches, interleaved; the
@@ -257,7 +240,7 @@ def time_fit(workload: Workload, params, state, batches, epochs: int, net) -> di
         for i in range(len(batches)):
             torch_side.step(i)
 
-    timer = _Interleave(torch_epoch)
+    timer = Interleave(torch_epoch)
     train.fit(
         model,
         optimizer,
@@ -341,7 +324,7 @@ def environment() -> str:
         f"{name} {importlib.metadata.version(name)}" for name in ("jax", "jaxlib", "torch")
     )
     return (
-        f"date {datetime.date.today().isoformat()}; CPU {_cpu_model()}, {os.cpu_count()} "
+        f"date {datetime.date.today().isoformat()}; CPU {cpu_model()}, {os.cpu_count()} "
         f"cores; python {platform.python_version()}, {versions}"
     )
 
@@ -425,15 +408,6 @@ def _on_device(tree: Any) -> Any:
     return jax.tree_util.tree_map(jnp.asarray, tree)
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as file:
-            for line in file:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from _common import Interleave
 
 from jaxdl import activations, data, losses, models, nn, optim, train
 
@@ -62,8 +63,9 @@ def stateless(model: nn.Layer) -> dict:
     return {name: {} for name in model.names}
 
 
-def hand_written_epoch(model: nn.Layer, batch_size: int):
-    """A jitted scan epoch of ``model.apply`` and optax's Adam, as a JAX user writes it."""
+def hand_written(model: nn.Layer):
+    """``(tx, loss_fn, init)``: optax's Adam, the mean softmax cross-entropy of
+    ``model.apply``, and a jitted initialisation of params and optimizer state."""
     tx = optax.adam(1e-3)
 
     def loss_fn(params, x, y):
@@ -74,6 +76,13 @@ def hand_written_epoch(model: nn.Layer, batch_size: int):
     def init(key, x):
         params, _ = model.init(key, x[:1])
         return params, tx.init(params)
+
+    return tx, loss_fn, init
+
+
+def hand_written_epoch(model: nn.Layer, batch_size: int):
+    """A jitted scan epoch of ``model.apply`` and optax's Adam, as a JAX user writes it."""
+    tx, loss_fn, init = hand_written(model)
 
     @jax.jit
     def epoch(params, opt_state, x, y, key):
@@ -96,16 +105,7 @@ def hand_written_epoch(model: nn.Layer, batch_size: int):
 
 def hand_written_step(model: nn.Layer):
     """A jitted step with donated buffers, for a Python loop over NumPy batches."""
-    tx = optax.adam(1e-3)
-
-    def loss_fn(params, x, y):
-        logits, _ = model.apply(params, stateless(model), x)
-        return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-
-    @jax.jit
-    def init(key, x):
-        params, _ = model.init(key, x[:1])
-        return params, tx.init(params)
+    tx, loss_fn, init = hand_written(model)
 
     def step(params, opt_state, x, y):
         loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
@@ -114,24 +114,6 @@ def hand_written_step(model: nn.Layer):
 
     return init, jax.jit(step, donate_argnums=(0, 1))
 
-
-class Interleave(train.Callback):
-    """Times ``fit``'s epochs and runs one ``peer()`` after each, timing it too."""
-
-    def __init__(self, peer) -> None:
-        self.peer = peer
-        self.fit_seconds: list[float] = []
-        self.peer_seconds: list[float] = []
-
-    def on_train_begin(self, context) -> None:
-        self.mark = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs, context) -> None:
-        self.fit_seconds.append(time.perf_counter() - self.mark)
-        start = time.perf_counter()
-        self.peer()
-        self.peer_seconds.append(time.perf_counter() - start)
-        self.mark = time.perf_counter()
 
 
 def steady_rows(x, y, rounds: int, model: nn.Layer, batch_size: int, peer: str):

@@ -49,6 +49,7 @@ from dataclasses import dataclass
 import _peers
 import jax
 import numpy as np
+from _common import cpu_model
 from _peers import PEERS, Batches, Peer, Weights
 
 # Float32 tolerances for the agreement check. Libraries sum the same products in
@@ -260,7 +261,7 @@ def environment() -> str:
         except importlib.metadata.PackageNotFoundError:
             versions.append(f"{package} (not installed)")
     lines = [
-        f"date {datetime.date.today().isoformat()}; CPU {_cpu_model()}, {os.cpu_count()} cores; "
+        f"date {datetime.date.today().isoformat()}; CPU {cpu_model()}, {os.cpu_count()} cores; "
         f"device {jax.devices()[0].device_kind}; XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}",
         f"python {platform.python_version()}, " + ", ".join(versions),
     ]
@@ -279,15 +280,6 @@ def _flat(weights: Weights) -> np.ndarray:
     return np.concatenate([np.ravel(array) for pair in weights for array in pair])
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as file:
-            for line in file:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main(argv: list[str] | None = None) -> None:
