@@ -64,9 +64,10 @@ def output_spec(model: nn.Layer, x: Any) -> jax.ShapeDtypeStruct:
     remembered per model and sample shape, as the compiled programs are)."""
     sample_shape, dtype = tuple(np.shape(x)[1:]), np.dtype(x.dtype)
     try:
-        return _output_spec(model, sample_shape, dtype)
-    except TypeError:  # a model that cannot be hashed
+        hash(model)
+    except TypeError:  # a model that cannot be hashed is inferred every time
         return _output_spec.__wrapped__(model, sample_shape, dtype)
+    return _output_spec(model, sample_shape, dtype)
 
 
 @functools.lru_cache(maxsize=128)
