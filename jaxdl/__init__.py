@@ -6,7 +6,8 @@ backpropagation and ``jax.jit`` compiles.
 
 Subpackages: ``activations``, ``losses``, ``initializers``, ``nn`` (layers), ``models``,
 ``perceptron``, ``optim`` (optimizers), ``train`` (``fit``), ``data`` (datasets),
-``checkpoint`` and ``parallel`` (data parallelism over a device mesh).
+``checkpoint``, ``parallel`` (data parallelism over a device mesh) and ``rl``
+(reinforcement learning: deep Q-networks).
 """
 
 from jaxdl import (
@@ -20,6 +21,7 @@ from jaxdl import (
     optim,
     parallel,
     perceptron,
+    rl,
     train,
 )
 
@@ -37,5 +39,6 @@ __all__ = [
     "optim",
     "parallel",
     "perceptron",
+    "rl",
     "train",
 ]

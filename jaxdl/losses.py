@@ -3,7 +3,7 @@ r"""Losses and information measures (docs/concepts.md §5).
 Every loss takes ``(predictions, targets)`` in that order, like optax, and a keyword
 ``reduction``:
 
-- element-wise losses (``sae``, ``mae``, ``sse``, ``mse``, ``half_sse``,
+- element-wise losses (``sae``, ``mae``, ``sse``, ``mse``, ``half_sse``, ``huber``,
   ``binary_cross_entropy``…) compute one value per element; ``"mean"`` averages over every
   element, ``"sum"`` adds them, ``"none"`` returns them with the input's shape;
 - distribution losses (``cross_entropy``, ``softmax_cross_entropy``, ``entropy``,
@@ -30,6 +30,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.scipy.special import xlog1py, xlogy
 from jax.typing import ArrayLike
 
@@ -43,6 +44,7 @@ __all__ = [
     "cross_entropy",
     "entropy",
     "half_sse",
+    "huber",
     "kl_divergence",
     "mae",
     "mse",
@@ -85,6 +87,36 @@ def half_sse(predictions: ArrayLike, targets: ArrayLike, *, reduction: str = "su
     r"""Half the sum of squares :math:`\tfrac12 \sum_i (t_i - o_i)^2`, whose gradient is
     :math:`o - t` (the classic backpropagation loss)."""
     return _elementwise("half_sse", lambda e: 0.5 * jnp.square(e), predictions, targets, reduction)
+
+
+def huber(
+    predictions: ArrayLike, targets: ArrayLike, delta: float = 1.0, *, reduction: str = "mean"
+) -> jax.Array:
+    r"""Huber loss: quadratic for small errors, linear for large ones (optax's ``huber_loss``).
+
+    .. math:: L_\delta(e) = \begin{cases} \tfrac12 e^2 & |e| \le \delta \\
+              \delta\,(|e| - \tfrac12 \delta) & |e| > \delta \end{cases}, \qquad
+              e = y - t
+
+    Its gradient is the error clipped to :math:`[-\delta, \delta]`, so one large error
+    cannot dominate an update (DQN's TD errors, docs/concepts.md §10).
+
+    Arguments:
+        predictions, targets: arrays of the same shape.
+        delta: :math:`\delta > 0`, where the loss turns from quadratic to linear.
+        reduction: ``"mean"`` (default) over every element, ``"sum"``, or ``"none"``.
+
+    >>> huber(jnp.array([0.5, 3.0]), jnp.array([0.0, 0.0]), reduction="none")
+    Array([0.125, 2.5  ], dtype=float32)
+    """
+    delta = _positive_number("huber", "delta", delta)
+
+    def loss(e: jax.Array) -> jax.Array:
+        # optax's form: the quadratic part is capped at delta, the rest is linear.
+        quadratic = jnp.minimum(jnp.abs(e), delta)
+        return 0.5 * jnp.square(quadratic) + delta * (jnp.abs(e) - quadratic)
+
+    return _elementwise("huber", loss, predictions, targets, reduction)
 
 
 def rmse(predictions: ArrayLike, targets: ArrayLike, *, reduction: str = "mean") -> jax.Array:
@@ -253,6 +285,19 @@ def _pair(name: str, predictions: ArrayLike, targets: ArrayLike) -> tuple[jax.Ar
     check_same_shape(name, predictions, targets)
     p = _float(predictions)
     return p, jnp.asarray(targets, dtype=p.dtype)
+
+
+def _positive_number(name: str, argument: str, value: object) -> float:
+    """``value`` as a float, or a ``ValueError`` unless it is a positive finite number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number, np.ndarray,
+                                                         jax.Array)) or np.ndim(value) != 0:
+        raise ValueError(f"{name}: {argument} must be a positive number, got {value!r}.")
+    if not is_concrete(value):
+        return value  # a traced value cannot be checked
+    number = float(value)
+    if not (math.isfinite(number) and number > 0):
+        raise ValueError(f"{name}: {argument} must be a positive finite number, got {number}.")
+    return number
 
 
 def _in_base(nats: jax.Array, base: float | None) -> jax.Array:

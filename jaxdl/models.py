@@ -1,4 +1,5 @@
-"""Ready-made models: an MLP, a LeNet-style CNN, an LSTM classifier and an autoencoder.
+"""Ready-made models: an MLP, a LeNet-style CNN, a small ResNet and a residual MLP, an LSTM
+classifier and an autoencoder.
 
 Each builder returns an ordinary :class:`jaxdl.nn.Sequential`, so ``init``/``apply``,
 ``nn.summary``, ``train.fit`` and ``jax.jit`` work on it as on any hand-built model.
@@ -15,14 +16,17 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
+import jax.numpy as jnp
 
 from jaxdl import activations, initializers, nn
 
-__all__ = ["autoencoder", "cnn", "lstm_classifier", "mlp"]
+__all__ = ["autoencoder", "cnn", "lstm_classifier", "mlp", "residual_mlp", "resnet"]
 
 Activation = Callable[[jax.Array], jax.Array]
 
@@ -102,6 +106,164 @@ def cnn(
     return nn.Sequential(layers)
 
 
+def resnet(
+    input_shape: Sequence[int] = (28, 28, 1),
+    num_classes: int = 10,
+    *,
+    blocks: Sequence[int] = (2, 2, 2),
+    channels: Sequence[int] = (16, 32, 64),
+    residual: bool = True,
+    shortcut: str = "projection",
+    downsample: bool = True,
+) -> nn.Sequential:
+    r"""A small ResNet (He et al., 2015) for images ``(H, W, C)`` or sequences ``(T, C)``.
+
+    ``Conv(channels[0], 3) → BatchNorm → ReLU``, then per stage ``i`` ``blocks[i]`` basic
+    blocks of ``channels[i]`` filters, then the global average over the spatial axes and
+    ``Dense(num_classes)`` (logits). A basic block computes
+
+    .. math:: y = \operatorname{relu}\big(S(x) + F(x)\big), \qquad
+        F = \mathrm{BN} \circ \mathrm{conv}_{3} \circ \operatorname{relu} \circ
+        \mathrm{BN} \circ \mathrm{conv}_{3}
+
+    (:class:`jaxdl.nn.Residual` of ``Sequential([conv, bn, relu, conv, bn])``, then a
+    ReLU). The shortcut :math:`S` is the identity, except in a block that changes the
+    shape: the first block of every stage after the first has stride 2 (with
+    ``downsample``) and may change the channels. There :math:`S` is ``shortcut``:
+    ``"projection"`` (a 1×1 convolution of that stride and BatchNorm: option B of the
+    paper) or ``"pad"`` (parameter-free option A: every ``s``-th position, the new channels
+    zero). The convolutions are ``"SAME"``, without bias (BatchNorm shifts), He-initialised.
+    The network has ``2·sum(blocks) + 2`` weight layers in depth: ``blocks=(3, 3, 3)`` is
+    the paper's CIFAR ResNet-20.
+
+    ``residual=False`` builds the *plain* counterpart: the same blocks without the
+    addition, :math:`y = \operatorname{relu}(F(x))`, and no shortcut layers. With
+    ``shortcut="pad"`` the plain and residual networks have exactly the same parameters,
+    as in the paper's plain-versus-residual comparison; ``"projection"`` adds the 1×1
+    convolutions to the residual one only.
+
+    Arguments:
+        input_shape: one sample's shape, channels last (default MNIST's ``(28, 28, 1)``);
+            three axes use 2-D layers, two axes (MNIST-1D's ``(40, 1)``) 1-D layers.
+        num_classes: output size (default 10).
+        blocks: basic blocks per stage (default ``(2, 2, 2)``: 14 weight layers).
+        channels: filters per stage, one entry per entry of ``blocks`` (default
+            ``(16, 32, 64)``).
+        residual: add the shortcut (default True); False for the plain network.
+        shortcut: ``"projection"`` (default) or ``"pad"``, for blocks that change the
+            shape.
+        downsample: stride 2 in the first block of every stage after the first (default
+            True; 28×28 → 14×14 → 7×7); False keeps the input's spatial size throughout.
+
+    Example:
+        >>> import jax
+        >>> from jaxdl import models, nn
+        >>> model = models.resnet((28, 28, 1), 10, blocks=(1, 1), channels=(8, 16))
+        >>> x = jax.numpy.zeros((2, 28, 28, 1))
+        >>> params, state = model.init(jax.random.key(0), x)
+        >>> model.apply(params, state, x)[0].shape
+        (2, 10)
+    """
+    spatial = len(input_shape) - 1
+    if spatial not in (1, 2):
+        raise ValueError(
+            f"resnet: input_shape must be (H, W, C) or (T, C), got {tuple(input_shape)}."
+        )
+    if len(blocks) != len(channels) or not blocks:
+        raise ValueError(
+            "resnet: blocks and channels need one entry per stage (at least one), got "
+            f"blocks={tuple(blocks)} and channels={tuple(channels)}."
+        )
+    if shortcut not in ("projection", "pad"):
+        raise ValueError(f"resnet: shortcut must be 'projection' or 'pad', got {shortcut!r}.")
+    conv = nn.Conv2D if spatial == 2 else nn.Conv1D
+    he = _kernel_init(activations.relu)
+
+    def conv_bn(features: int, kernel: int, strides: int) -> list[nn.Layer]:
+        return [
+            conv(features, kernel, strides=strides, use_bias=False, kernel_init=he),
+            nn.BatchNorm(),
+        ]
+
+    layers: list = [*conv_bn(channels[0], 3, 1), activations.relu]
+    features = channels[0]
+    for stage, (count, width) in enumerate(zip(blocks, channels)):
+        for index in range(count):
+            strides = 2 if downsample and stage > 0 and index == 0 else 1
+            block = nn.Sequential(
+                [*conv_bn(width, 3, strides), activations.relu, *conv_bn(width, 3, 1)]
+            )
+            if residual:
+                projection = None
+                if strides != 1 or width != features:
+                    projection = (
+                        nn.Sequential(conv_bn(width, 1, strides))
+                        if shortcut == "projection"
+                        else _PadShortcut(width, strides)
+                    )
+                block = nn.Residual(block, projection)
+            layers += [block, activations.relu]
+            features = width
+    layers += [_global_average_pool, nn.Dense(num_classes)]
+    return nn.Sequential(layers)
+
+
+def residual_mlp(
+    num_classes: int = 10,
+    *,
+    width: int = 256,
+    depth: int = 4,
+    residual: bool = True,
+    activation: Activation = activations.relu,
+    batch_norm: bool = True,
+) -> nn.Sequential:
+    r"""A multi-layer perceptron of residual blocks on flattened inputs.
+
+    ``Flatten → Dense(width) → BN → f``, then ``depth`` blocks
+    :math:`y = f\big(x + F(x)\big)` with
+    :math:`F = \mathrm{BN} \circ \mathrm{Dense} \circ f \circ \mathrm{BN} \circ
+    \mathrm{Dense}` (two ``Dense(width)`` layers: the fully connected version of
+    :func:`resnet`'s basic block), then ``Dense(num_classes)`` (logits). Every shortcut is
+    the identity: the blocks keep the width. ``2·depth + 2`` Dense layers in all.
+
+    ``residual=False`` builds the plain counterpart, :math:`y = f(F(x))`, with exactly the
+    same parameters (the same layers, no shortcut) — for comparing plain and residual
+    networks of growing depth.
+
+    Arguments:
+        num_classes: output size (default 10).
+        width: units of every hidden layer (default 256).
+        depth: number of blocks, two Dense layers each (default 4).
+        residual: add the shortcut (default True); False for the plain network.
+        activation: :math:`f` (default ReLU, with He initialisation).
+        batch_norm: BatchNorm after every hidden Dense (default True; the Dense layers
+            then have no bias). Without it, a deep residual MLP's activations grow with
+            depth at initialisation.
+
+    Example:
+        >>> import jax
+        >>> from jaxdl import models, nn
+        >>> model = models.residual_mlp(10, width=64, depth=3)
+        >>> params, _ = model.init(jax.random.key(0), jax.numpy.zeros((1, 28, 28, 1)))
+        >>> nn.count_params(params)  # 784·64 + 6·64² + 64·10 + 7·64 scales; 7·64 shifts + 10
+        (75840, 458)
+    """
+    kernel_init = _kernel_init(activation)
+
+    def dense(features: int) -> list:
+        layer = nn.Dense(features, use_bias=not batch_norm, kernel_init=kernel_init)
+        return [layer, nn.BatchNorm()] if batch_norm else [layer]
+
+    layers: list = [nn.Flatten(), *dense(width), activation]
+    for _ in range(depth):
+        block: nn.Layer = nn.Sequential([*dense(width), activation, *dense(width)])
+        if residual:
+            block = nn.Residual(block)
+        layers += [block, activation]
+    layers.append(nn.Dense(num_classes))
+    return nn.Sequential(layers)
+
+
 def lstm_classifier(
     input_shape: Sequence[int] = (28, 28, 1),
     num_classes: int = 10,
@@ -169,3 +331,34 @@ def _kernel_init(activation: Activation):
     if activation is activations.relu:
         return initializers.he_uniform()
     return initializers.glorot_uniform()
+
+
+def _global_average_pool(x: jax.Array) -> jax.Array:
+    """The mean over the spatial axes: ``(batch, *spatial, c) → (batch, c)``."""
+    return jnp.mean(x, axis=tuple(range(1, x.ndim - 1)))
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class _PadShortcut(nn.Layer):
+    """He et al.'s parameter-free shortcut (option A): every ``strides``-th position along
+    each spatial axis (the size a ``"SAME"`` convolution of that stride leaves), with zero
+    channels appended up to ``features``."""
+
+    features: int
+    strides: int = 1
+
+    def init(self, key: jax.Array, x: Any) -> tuple[nn.Params, nn.State]:
+        del key, x
+        return {}, {}
+
+    def apply(self, params, state, x, *, key=None, train=False):
+        del params, key, train
+        x = jnp.asarray(x)
+        every = slice(None, None, self.strides)
+        x = x[(slice(None), *[every] * (x.ndim - 2), slice(None))]
+        if x.shape[-1] > self.features:
+            raise ValueError(
+                f"{self!r}: cannot pad {x.shape[-1]} channels to {self.features}; got input "
+                f"{x.shape}."
+            )
+        return jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, self.features - x.shape[-1])]), state

@@ -211,3 +211,49 @@ def test_loss_works_under_jit_grad_vmap(fn):
     per_sample = jax.vmap(lambda a, b: fn(a[None], b[None]))(y, t)
     np.testing.assert_allclose(jnp.mean(per_sample), fn(y, t), rtol=1e-5)
     assert jnp.all(jnp.isfinite(jax.grad(fn)(y, t)))
+
+
+# --- huber ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("delta", [0.5, 1.0, 2.0])
+def test_huber_matches_optax_mean(delta):
+    p = jax.random.normal(jax.random.key(5), (16, 3)) * 3.0
+    t = jax.random.normal(jax.random.key(6), (16, 3))
+    expected = jnp.mean(optax.losses.huber_loss(p, t, delta=delta))
+    np.testing.assert_allclose(L.huber(p, t, delta), expected, rtol=1e-6)
+    np.testing.assert_allclose(L.huber(p, t, delta, reduction="none"),
+                               optax.losses.huber_loss(p, t, delta=delta), rtol=1e-6)
+    np.testing.assert_allclose(L.huber(p, t, delta, reduction="sum"),
+                               jnp.sum(optax.losses.huber_loss(p, t, delta=delta)), rtol=1e-5)
+
+
+def test_huber_is_quadratic_inside_delta_and_linear_outside():
+    errors = np.array([-3.0, -0.5, 0.0, 0.25, 2.0], np.float32)
+    expected = [2 * (3 - 1), 0.5 * 0.25, 0.0, 0.5 * 0.0625, 2 * (2 - 1)]  # delta = 2
+    np.testing.assert_allclose(L.huber(errors, np.zeros(5), 2.0, reduction="none"), expected)
+
+
+def test_huber_gradient_is_the_error_clipped_to_delta():
+    errors = jnp.array([-10.0, -1.5, -0.3, 0.0, 0.7, 1.5, 50.0])
+    for delta in (1.0, 0.5):
+        grad = jax.grad(lambda e, d=delta: L.huber(e, jnp.zeros_like(e), d, reduction="sum"))(
+            errors)
+        np.testing.assert_allclose(grad, jnp.clip(errors, -delta, delta), rtol=1e-6)
+
+
+def test_huber_reductions_and_shape_check():
+    none = L.huber(P, T, reduction="none")
+    assert none.shape == P.shape
+    assert float(L.huber(P, T)) == pytest.approx(float(jnp.mean(none)), rel=1e-6)
+    with pytest.raises(ValueError, match=r"\(4, 1\).*\(4,\)"):
+        L.huber(jnp.ones((4, 1)), jnp.ones((4,)))
+    with pytest.raises(ValueError, match="reduction"):
+        L.huber(P, T, reduction="average")
+
+
+@pytest.mark.parametrize("delta", [0.0, -1.0, float("nan"), float("inf"), "1", None, True,
+                                   [1.0]])
+def test_huber_rejects_bad_delta(delta):
+    with pytest.raises(ValueError, match="huber: delta must be a positive"):
+        L.huber(P, T, delta)

@@ -171,6 +171,41 @@ class Sequential(Layer):
             )
         return x, new_state
 
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, index: int | str | slice) -> Layer:
+        """A layer by position (``model[0]``, ``model[-1]``) or name (``model["encoder"]``),
+        or a slice (``model[:2]``): a ``Sequential`` of those layers under their names, so
+        its params are the matching entries of this model's params."""
+        if isinstance(index, slice):
+            kept = range(len(self.layers))[index]
+            return Sequential({self.names[i]: self.layers[i] for i in kept})
+        return self.layers[self.position(index)]
+
+    def position(self, index: int | str) -> int:
+        """The position of the layer named or numbered ``index`` (negative counts from the
+        end); a ``KeyError``/``IndexError`` listing the layers otherwise."""
+        if isinstance(index, str):
+            if index not in self.names:
+                raise KeyError(f"Sequential: no layer named {index!r}; the names are "
+                               f"{list(self.names)}.")
+            return self.names.index(index)
+        if isinstance(index, (int, np.integer)) and not isinstance(index, bool):
+            if not -len(self.layers) <= index < len(self.layers):
+                raise IndexError(f"Sequential: index {index} is out of range for "
+                                 f"{len(self.layers)} layers.")
+            return int(index) % len(self.layers)
+        raise TypeError(f"Sequential: index with an int, a layer name or a slice, got "
+                        f"{type(index).__name__}.")
+
+    def bind(self, params: Params, state: State) -> Any:
+        """This model with its params and state, as a :class:`jaxdl.nn.Bound`, which slices
+        all three together: ``model.bind(params, state)[:2]``."""
+        from jaxdl.nn._surgery import Bound
+
+        return Bound(self, params, state)
+
     def __repr__(self) -> str:
         inner = ", ".join(
             repr(layer) if name == str(i) else f"{name}={layer!r}"

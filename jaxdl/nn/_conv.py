@@ -63,23 +63,24 @@ class _Conv(Layer):
         del key, train
         w = jnp.asarray(params["w"])
         pads = self._check(x, w.shape[-2])
-        x = jnp.asarray(x)
-        # Integer inputs take the kernel's dtype; floats promote with it, as in Dense.
-        floating = jnp.issubdtype(x.dtype, jnp.floating)
-        dtype = jnp.result_type(x.dtype, w.dtype) if floating else w.dtype
+        x, w = _operands(x, w)
         y = lax.conv_general_dilated(
-            x.astype(dtype),
-            w.astype(dtype),
+            x,
+            w,
             window_strides=_windows.expand(self.strides, self.spatial_dims),
             padding=pads,
             rhs_dilation=_windows.expand(self.dilation, self.spatial_dims),
             dimension_numbers=self._dimension_numbers,
         )
+        return self._finish(params, y), state
+
+    def _finish(self, params: Params, y: jax.Array) -> jax.Array:
+        """The bias and the activation applied to the convolution's output ``y``."""
         if self.use_bias:
             y = y + _broadcast_bias(jnp.asarray(params["b"]), y.shape)
         if self.activation is not None:
             y = self.activation(y)
-        return y, state
+        return y
 
     def _window(self) -> tuple[int, ...]:
         return _windows.expand(self.kernel_size, self.spatial_dims)
@@ -182,6 +183,15 @@ class Conv2D(_Conv):
 
     spatial_dims: ClassVar[int] = 2
     _dimension_numbers: ClassVar[tuple[str, str, str]] = ("NHWC", "HWIO", "NHWC")
+
+
+def _operands(x: Any, w: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``x`` and ``w`` in one dtype: integer inputs take the kernel's dtype; floats promote
+    with it, as in Dense."""
+    x = jnp.asarray(x)
+    floating = jnp.issubdtype(x.dtype, jnp.floating)
+    dtype = jnp.result_type(x.dtype, w.dtype) if floating else w.dtype
+    return x.astype(dtype), w.astype(dtype)
 
 
 def _broadcast_bias(b: jax.Array, shape: tuple[int, ...]) -> jax.Array:

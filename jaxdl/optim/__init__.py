@@ -51,6 +51,16 @@ from jaxdl.optim._base import (
     identity,
 )
 from jaxdl.optim._clipping import clip_by_global_norm, global_norm
+from jaxdl.optim._partition import (
+    MaskedNode,
+    MaskedState,
+    MultiTransformState,
+    freeze,
+    masked,
+    multi_transform,
+    selective_transform,
+    set_to_zero,
+)
 from jaxdl.optim._scaling import (
     ScaleByScheduleState,
     WeightDecayScheduleState,
@@ -87,6 +97,9 @@ from jaxdl.optim._transforms import (
 __all__ = [
     "EmptyState",
     "GradientTransformation",
+    "MaskedNode",
+    "MaskedState",
+    "MultiTransformState",
     "OptState",
     "Params",
     "ScalarOrSchedule",
@@ -111,11 +124,14 @@ __all__ = [
     "constant_schedule",
     "cosine_decay_schedule",
     "exponential_decay",
+    "freeze",
     "global_norm",
     "identity",
     "join_schedules",
     "linear_schedule",
+    "masked",
     "momentum",
+    "multi_transform",
     "nadam",
     "nesterov",
     "piecewise_constant_schedule",
@@ -129,6 +145,8 @@ __all__ = [
     "scale_by_rss",
     "scale_by_schedule",
     "scale_by_stddev",
+    "selective_transform",
+    "set_to_zero",
     "sgd",
     "torch",
     "trace",

@@ -13,6 +13,7 @@ States are pytrees (usually ``NamedTuple``s of arrays), so they pass through ``j
 
 from __future__ import annotations
 
+import collections
 import functools
 import inspect
 from collections.abc import Callable
@@ -91,22 +92,56 @@ def memoized(factory: Factory) -> Factory:
     ``adam(1e-3)`` may as well share one: then they compare equal, and programs compiled
     for one (``jaxdl.train.fit`` caches its programs on the optimizer) serve the other.
     Arguments are compared by type and value (``1`` and ``1.0`` differ), functions such
-    as schedules by identity. Calls with an argument that cannot be hashed (an array, a
-    list, a traced value inside ``jit``) build a new object each time; bad arguments raise
-    every time, since exceptions are not remembered. Up to 512 results are kept per
-    factory, the least recently used dropped first.
+    as schedules by identity, and containers (a mask ``{"w": True}``) leaf by leaf with
+    their structure. Calls with an argument that cannot be hashed (an array, a traced
+    value inside ``jit``) build a new object each time; bad arguments raise every time,
+    since exceptions are not remembered. Up to 512 results are kept per factory, the
+    least recently used dropped first.
     """
-    remembered = functools.lru_cache(maxsize=512, typed=True)(factory)
+    remembered: collections.OrderedDict[Any, Any] = collections.OrderedDict()
 
     @functools.wraps(factory)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            hash((args, tuple(kwargs.items())))
-        except TypeError:
+        key = _memo_key(args, kwargs)
+        if key is None:
             return factory(*args, **kwargs)
-        return remembered(*args, **kwargs)
+        if key in remembered:
+            remembered.move_to_end(key)
+            return remembered[key]
+        result = remembered[key] = factory(*args, **kwargs)
+        if len(remembered) > 512:
+            remembered.popitem(last=False)
+        return result
 
     return wrapper  # type: ignore[return-value]
+
+
+def _memo_key(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """A hashable key equal for equal arguments (types included), or None if there is none.
+
+    Plain hashable arguments are their own key; containers are flattened into their tree
+    structure and typed leaves, so equal dicts of bools or labels give equal keys.
+    """
+    typed = lambda values: tuple((type(v), v) for v in values)  # noqa: E731
+    key: Any = (typed(args), tuple(kwargs), typed(kwargs.values()))
+    try:
+        hash(key)
+        return key
+    except TypeError:
+        pass
+    leaves, structure = jax.tree.flatten((args, kwargs))
+    key = (structure, typed(leaves))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def init_empty_state(params: Params) -> EmptyState:
+    """The ``init`` of a stateless transformation: :class:`EmptyState`, whatever the params."""
+    del params
+    return EmptyState()
 
 
 @memoized
@@ -121,17 +156,13 @@ def identity() -> GradientTransformation:
     Array([1., 1.], dtype=float32)
     """
 
-    def init(params: Params) -> EmptyState:
-        del params
-        return EmptyState()
-
     def update(
         updates: Updates, state: OptState, params: Params | None = None
     ) -> tuple[Updates, OptState]:
         del params
         return updates, state
 
-    return GradientTransformation(init, update)
+    return GradientTransformation(init_empty_state, update)
 
 
 @memoized
@@ -158,7 +189,7 @@ def chain(*transforms: Any) -> GradientTransformation:
     >>> updates["w"]
     Array([-0.3, -0.4], dtype=float32)
     """
-    takes_extra_args = tuple(_accepts_var_keywords(t.update) for t in transforms)
+    takes_extra_args = tuple(accepts_var_keywords(t.update) for t in transforms)
 
     def init(params: Params) -> tuple[OptState, ...]:
         return tuple(t.init(params) for t in transforms)
@@ -209,7 +240,7 @@ def apply_updates(params: Params, updates: Updates) -> Params:
     )
 
 
-def _accepts_var_keywords(function: Callable[..., Any]) -> bool:
+def accepts_var_keywords(function: Callable[..., Any]) -> bool:
     """True when ``function`` takes ``**kwargs`` (optax's extra-argument protocol)."""
     try:
         parameters = inspect.signature(function).parameters.values()

@@ -9,11 +9,11 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from jaxdl.optim._base import (
-    EmptyState,
     GradientTransformation,
     OptState,
     Params,
     Updates,
+    init_empty_state,
     memoized,
 )
 from jaxdl.optim._validation import check_hyperparameters
@@ -68,10 +68,6 @@ def clip_by_global_norm(max_norm: ArrayLike) -> GradientTransformation:
     """
     check_hyperparameters("clip_by_global_norm", max_norm=max_norm)
 
-    def init(params: Params) -> EmptyState:
-        del params
-        return EmptyState()
-
     def update(
         updates: Updates, state: OptState, params: Params | None = None
     ) -> tuple[Updates, OptState]:
@@ -83,4 +79,4 @@ def clip_by_global_norm(max_norm: ArrayLike) -> GradientTransformation:
         )
         return updates, state
 
-    return GradientTransformation(init, update)
+    return GradientTransformation(init_empty_state, update)

@@ -23,6 +23,7 @@ from jaxdl.optim._base import (
     Schedule,
     Updates,
     identity,
+    init_empty_state,
     memoized,
 )
 from jaxdl.optim._numerics import safe_increment, zero_count
@@ -68,17 +69,13 @@ def scale(step_size: ArrayLike) -> GradientTransformation:
     Array([-1.], dtype=float32)
     """
 
-    def init(params: Params) -> EmptyState:
-        del params
-        return EmptyState()
-
     def update(
         updates: Updates, state: OptState, params: Params | None = None
     ) -> tuple[Updates, OptState]:
         del params
         return jax.tree.map(lambda g: step_size * g, updates), state
 
-    return GradientTransformation(init, update)
+    return GradientTransformation(init_empty_state, update)
 
 
 @memoized

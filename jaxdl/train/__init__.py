@@ -1,5 +1,5 @@
 """Training: ``TrainState``, pure train/eval steps, ``fit``/``evaluate``, callbacks,
-metrics and ``History``.
+metrics and ``History``; GAN training (``make_gan_step``, ``fit_gan``).
 
 Example:
     >>> import jax, numpy as np
@@ -22,9 +22,19 @@ from jaxdl.train._callbacks import (
     ModelCheckpoint,
 )
 from jaxdl.train._fit import evaluate, fit, initial_state
+from jaxdl.train._gan import (
+    GANState,
+    GANStep,
+    discriminator_loss,
+    fit_gan,
+    generator_loss,
+    initial_gan_state,
+    make_gan_step,
+)
 from jaxdl.train._history import History
 from jaxdl.train._loops import make_epoch, make_evaluate, make_streaming_epoch
 from jaxdl.train._metrics import accuracy, top_k_accuracy
+from jaxdl.train._pretrain import Pretrained, greedy_pretrain
 from jaxdl.train._state import TrainState
 from jaxdl.train._steps import EvalStep, Metric, TrainStep, make_eval_step, make_train_step
 from jaxdl.train._sweep import fit_sweep
@@ -34,20 +44,29 @@ __all__ = [
     "EarlyStopping",
     "EvalStep",
     "FitContext",
+    "GANState",
+    "GANStep",
     "History",
     "LearningRateLogger",
     "Metric",
     "ModelCheckpoint",
+    "Pretrained",
     "TrainState",
     "TrainStep",
     "accuracy",
+    "discriminator_loss",
     "evaluate",
     "fit",
+    "fit_gan",
     "fit_sweep",
+    "generator_loss",
+    "greedy_pretrain",
+    "initial_gan_state",
     "initial_state",
     "make_epoch",
     "make_eval_step",
     "make_evaluate",
+    "make_gan_step",
     "make_streaming_epoch",
     "make_train_step",
     "top_k_accuracy",

@@ -52,7 +52,7 @@ def fit(
     validation_data: Any = None,
     callbacks: Sequence[Callback] = (),
     metrics: Sequence[Metric] | None = None,
-    progress: bool = True,
+    progress: bool | str = True,
     train_state: TrainState | None = None,
     initial_epoch: int = 0,
     streaming: bool | None = None,
@@ -90,7 +90,8 @@ def fit(
         validation_data: ``(x_val, y_val)`` evaluated after each epoch (``val_*`` metrics).
         callbacks: e.g. :class:`EarlyStopping`, :class:`ModelCheckpoint`.
         metrics: extra metrics (default: accuracy for classification).
-        progress: show a progress bar with the latest metrics (default True).
+        progress: show a progress bar with the latest metrics (default True); a string
+            shows it under that label.
         train_state: continue from this state (e.g. a restored checkpoint).
         initial_epoch: the epoch to start at when resuming (default 0).
         streaming: force one jitted step per batch (True) or the compiled epoch (False);
@@ -165,7 +166,8 @@ def fit(
     context = FitContext(train_state=train_state, history=history, key=data_key)
     for callback in callbacks:
         callback.on_train_begin(context)
-    bar = progress_bar(range(initial_epoch, epochs), enabled=progress, label="fit")
+    label = progress if isinstance(progress, str) else "fit"
+    bar = progress_bar(range(initial_epoch, epochs), enabled=bool(progress), label=label)
     for epoch in bar:
         context.epoch = epoch
         context.train_state, epoch_metrics = run_epoch(context.train_state, x, y, data_key,

@@ -233,6 +233,8 @@ def convolutions_on_cpu(model: nn.Layer) -> bool:
 
 
 def _has_convolution(layer: nn.Layer) -> bool:
-    if isinstance(layer, (nn.Conv1D, nn.Conv2D)):
+    """Whether ``layer`` is or holds a (transposed) convolution, looking through every
+    container that lists its sublayers in ``layers`` (Sequential, Residual)."""
+    if isinstance(layer, (nn.Conv1D, nn.Conv2D, nn.ConvTranspose1D, nn.ConvTranspose2D)):
         return True
     return any(_has_convolution(inner) for inner in getattr(layer, "layers", ()))

@@ -115,3 +115,27 @@ def test_dropout_vmaps_over_keys():
     for y, key in zip(ys, keys):
         np.testing.assert_array_equal(y, layer.apply({}, {}, x, key=key, train=True)[0])
     assert not np.array_equal(ys[0], ys[1])
+
+
+def test_masking_noise_zeroes_at_the_rate_without_rescaling():
+    layer = nn.MaskingNoise(0.3)
+    x = jnp.full((200, 100), 2.0)
+    y, _ = layer.apply({}, {}, x, key=jax.random.key(0), train=True)
+    assert set(np.unique(np.asarray(y))) == {0.0, 2.0}
+    assert abs(float(jnp.mean(y == 0)) - 0.3) < 0.01
+
+
+def test_masking_noise_is_the_identity_at_inference():
+    x = jnp.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(nn.MaskingNoise(0.5).apply({}, {}, x)[0], x)
+
+
+def test_masking_noise_needs_a_key_when_training():
+    with pytest.raises(ValueError, match="key="):
+        nn.MaskingNoise(0.5).apply({}, {}, jnp.ones((2, 3)), train=True)
+
+
+@pytest.mark.parametrize("rate", [1.0, -0.1, True, "0.2"])
+def test_masking_noise_rejects_bad_rates(rate):
+    with pytest.raises(ValueError, match="MaskingNoise: rate"):
+        nn.MaskingNoise(rate)

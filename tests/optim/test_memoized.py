@@ -45,3 +45,18 @@ def test_the_factory_keeps_its_name_signature_and_docstring():
     assert optim.adam.__name__ == "adam"
     assert "learning_rate" in inspect.signature(optim.adam).parameters
     assert "Adam" in optim.adam.__doc__
+
+
+def test_equal_containers_of_hashable_leaves_give_the_same_object():
+    mask = {"a": True, "b": {"c": False}}
+    assert optim.freeze(mask) is optim.freeze({"a": True, "b": {"c": False}})
+    assert optim.freeze(mask) is not optim.freeze({"a": True, "b": {"c": True}})
+
+
+def test_containers_compare_leaf_types():
+    from jaxdl.optim._base import memoized
+
+    build = memoized(lambda tree: object())
+    assert build({"a": [1, 2]}) is build({"a": [1, 2]})
+    assert build({"a": [1, 2]}) is not build({"a": [1.0, 2]})
+    assert build({"a": jnp.ones(2)}) is not build({"a": jnp.ones(2)})  # arrays: never
