@@ -82,10 +82,12 @@ def add(buffer: ReplayBuffer, transition: Any) -> ReplayBuffer:
     capacity = buffer.capacity
     storage = jax.tree_util.tree_map(
         lambda slots, leaf: slots.at[buffer.index].set(jnp.asarray(leaf, slots.dtype)),
-        buffer.storage, transition,
+        buffer.storage,
+        transition,
     )
-    return ReplayBuffer(storage, (buffer.index + 1) % capacity,
-                        jnp.minimum(buffer.size + 1, capacity))
+    return ReplayBuffer(
+        storage, (buffer.index + 1) % capacity, jnp.minimum(buffer.size + 1, capacity)
+    )
 
 
 def add_batch(buffer: ReplayBuffer, transitions: Any) -> ReplayBuffer:
@@ -105,10 +107,12 @@ def add_batch(buffer: ReplayBuffer, transitions: Any) -> ReplayBuffer:
     slots = (buffer.index + jnp.arange(count, dtype=jnp.int32)) % capacity
     storage = jax.tree_util.tree_map(
         lambda stored, leaf: stored.at[slots].set(jnp.asarray(leaf, stored.dtype)),
-        buffer.storage, transitions,
+        buffer.storage,
+        transitions,
     )
-    return ReplayBuffer(storage, (buffer.index + count) % capacity,
-                        jnp.minimum(buffer.size + count, capacity))
+    return ReplayBuffer(
+        storage, (buffer.index + count) % capacity, jnp.minimum(buffer.size + count, capacity)
+    )
 
 
 def sample(buffer: ReplayBuffer, key: jax.Array, batch_size: int) -> Any:
@@ -148,8 +152,9 @@ def sample(buffer: ReplayBuffer, key: jax.Array, batch_size: int) -> Any:
 
 def _dtype(leaf: Any) -> np.dtype:
     dtype = getattr(leaf, "dtype", None)
-    return np.dtype(jax.dtypes.canonicalize_dtype(dtype if dtype is not None
-                                                  else jnp.asarray(leaf).dtype))
+    return np.dtype(
+        jax.dtypes.canonicalize_dtype(dtype if dtype is not None else jnp.asarray(leaf).dtype)
+    )
 
 
 def _check_transition(name: str, buffer: ReplayBuffer, transition: Any, *, batched: bool) -> int:
@@ -164,8 +169,9 @@ def _check_transition(name: str, buffer: ReplayBuffer, transition: Any, *, batch
             f"{name}: the transition's structure {got} differs from the buffer's {expected}."
         )
     counts = set()
-    for (path, slots), leaf in zip(jax.tree_util.tree_leaves_with_path(buffer.storage),
-                                   jax.tree_util.tree_leaves(transition)):
+    for (path, slots), leaf in zip(
+        jax.tree_util.tree_leaves_with_path(buffer.storage), jax.tree_util.tree_leaves(transition)
+    ):
         shape, slot = tuple(np.shape(leaf)), slots.shape[1:]
         if batched:
             fits, wanted = len(shape) >= 1 and shape[1:] == slot, f"(k, *{slot}) for k rows"

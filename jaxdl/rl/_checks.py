@@ -33,9 +33,7 @@ def check_unit_interval(name: str, argument: str, value: Any) -> Any:
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(
-            f"{name}: {argument} must be a number in [0, 1], got {value!r}."
-        ) from None
+        raise ValueError(f"{name}: {argument} must be a number in [0, 1], got {value!r}.") from None
     if array.size and not (np.all(array >= 0.0) and np.all(array <= 1.0)):
         shown = float(array) if array.ndim == 0 else f"values from {array.min()} to {array.max()}"
         raise ValueError(f"{name}: {argument} must lie in [0, 1], got {shown}.")

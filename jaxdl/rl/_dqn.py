@@ -56,7 +56,10 @@ class Transition(NamedTuple):
 
 
 def dqn_loss(
-    q_values: ArrayLike, actions: ArrayLike, targets: ArrayLike, *,
+    q_values: ArrayLike,
+    actions: ArrayLike,
+    targets: ArrayLike,
+    *,
     loss_fn: LossFn = losses.huber,
 ) -> jax.Array:
     """The DQN regression loss of the taken actions' Q-values on the TD targets.
@@ -153,18 +156,20 @@ class DQNUpdate:
         self, train_state: TrainState, target_params: Any, batch: Transition
     ) -> tuple[TrainState, dict[str, jax.Array]]:
         model_state = train_state.state
-        next_q_target, _ = self.q_network.apply(target_params, model_state,
-                                                batch.next_observation)
+        next_q_target, _ = self.q_network.apply(target_params, model_state, batch.next_observation)
 
         def objective(params):
-            q, new_state = self.q_network.apply(params, model_state, batch.observation,
-                                                train=True)
+            q, new_state = self.q_network.apply(params, model_state, batch.observation, train=True)
             next_q_online = None
             if self.double:
-                next_q_online, _ = self.q_network.apply(params, model_state,
-                                                        batch.next_observation)
-            targets = td_target(batch.reward, batch.terminated, next_q_target,
-                                gamma=self.gamma, next_q_online=next_q_online)
+                next_q_online, _ = self.q_network.apply(params, model_state, batch.next_observation)
+            targets = td_target(
+                batch.reward,
+                batch.terminated,
+                next_q_target,
+                gamma=self.gamma,
+                next_q_online=next_q_online,
+            )
             loss = dqn_loss(q, batch.action, targets, loss_fn=self.loss_fn)
             taken = jnp.take_along_axis(q, batch.action[:, None], axis=-1)
             return loss, (jnp.mean(taken), new_state)
@@ -257,7 +262,9 @@ class DQN:
         target_network: ``False`` bootstraps from the online network itself,
             :math:`y = r + \\gamma (1 - d) \\max_{a'} Q_\\theta(s', a')` (no gradient
             through it), the ablation that shows what the target network is for.
-        loss_fn: the regression loss of the TD error (default Huber).
+        loss_fn: the regression loss of the TD error (default Huber with δ = 1, as Mnih
+            et al. on Atari's clipped rewards; with values of order 100, as CartPole's,
+            ``losses.mse`` learns far better: experiments/dqn/README.md).
 
     Example:
         >>> import jax
@@ -293,14 +300,23 @@ class DQN:
     loss_fn: LossFn = losses.huber
 
     def __post_init__(self) -> None:
-        for name in ("num_envs", "buffer_capacity", "batch_size", "train_every",
-                     "gradient_steps", "target_period"):
+        for name in (
+            "num_envs",
+            "buffer_capacity",
+            "batch_size",
+            "train_every",
+            "gradient_steps",
+            "target_period",
+        ):
             check_positive_int("DQN", name, getattr(self, name))
-        if (isinstance(self.learning_starts, bool)
-                or not isinstance(self.learning_starts, (int, np.integer))
-                or self.learning_starts < 0):
-            raise ValueError(f"DQN: learning_starts must be an int ≥ 0, got "
-                             f"{self.learning_starts!r}.")
+        if (
+            isinstance(self.learning_starts, bool)
+            or not isinstance(self.learning_starts, (int, np.integer))
+            or self.learning_starts < 0
+        ):
+            raise ValueError(
+                f"DQN: learning_starts must be an int ≥ 0, got {self.learning_starts!r}."
+            )
         if self.buffer_capacity < self.num_envs:
             raise ValueError(
                 f"DQN: buffer_capacity ({self.buffer_capacity}) must be at least num_envs "
@@ -335,8 +351,13 @@ class DQN:
     @property
     def update(self) -> DQNUpdate:
         """The agent's update step (:func:`make_dqn_update`)."""
-        return make_dqn_update(self.q_network, self.optimizer, gamma=self.gamma,
-                               double=self.double, loss_fn=self.loss_fn)
+        return make_dqn_update(
+            self.q_network,
+            self.optimizer,
+            gamma=self.gamma,
+            double=self.double,
+            loss_fn=self.loss_fn,
+        )
 
     def init(self, key: jax.Array) -> DQNState:
         """Initialise the network, its optimizer and target copy, the buffer and the
@@ -364,8 +385,9 @@ class DQN:
             terminated=jnp.zeros((), bool),
         )
         state = DQNState(
-            train_state=TrainState.create(params=params, state=model_state,
-                                          optimizer=self.optimizer),
+            train_state=TrainState.create(
+                params=params, state=model_state, optimizer=self.optimizer
+            ),
             target_params=params,
             buffer=replay_buffer(self.buffer_capacity, example),
             env_state=env_state,
@@ -376,8 +398,9 @@ class DQN:
         )
         warmup = self.warmup_steps // self.num_envs
         if warmup:
-            state, _ = jax.lax.scan(lambda s, _: self._act(s, explore=True), state, None,
-                                    length=warmup)
+            state, _ = jax.lax.scan(
+                lambda s, _: self._act(s, explore=True), state, None, length=warmup
+            )
         return state
 
     def train(self, state: DQNState, iterations: int) -> tuple[DQNState, DQNLogs]:
@@ -397,15 +420,16 @@ class DQN:
                 returns, done = returns[None], done[None]
             else:
                 state, (returns, done) = jax.lax.scan(
-                    lambda s, _: self._act(s, explore=False), state, None,
+                    lambda s, _: self._act(s, explore=False),
+                    state,
+                    None,
                     length=self.train_every,
                 )
             if self.gradient_steps == 1:
                 state, (loss, q_mean) = learn(state, None)
                 loss, q_mean = loss[None], q_mean[None]
             else:
-                state, (loss, q_mean) = jax.lax.scan(learn, state, None,
-                                                     length=self.gradient_steps)
+                state, (loss, q_mean) = jax.lax.scan(learn, state, None, length=self.gradient_steps)
             return state, (returns, done, loss, q_mean)
 
         def learn(state: DQNState, _):
@@ -420,21 +444,30 @@ class DQN:
             elif self.tau is not None:
                 target_params = polyak_update(state.target_params, new_online, self.tau)
             else:
-                target_params = periodic_update(state.target_params, new_online,
-                                                train_state.step, self.target_period)
-            state = state._replace(train_state=train_state, target_params=target_params,
-                                   key=key)
+                target_params = periodic_update(
+                    state.target_params, new_online, train_state.step, self.target_period
+                )
+            state = state._replace(train_state=train_state, target_params=target_params, key=key)
             return state, (metrics["loss"], metrics["q_mean"])
 
-        state, (returns, done, loss, q_mean) = jax.lax.scan(iteration, state, None,
-                                                            length=iterations)
+        state, (returns, done, loss, q_mean) = jax.lax.scan(
+            iteration, state, None, length=iterations
+        )
         steps = iterations * self.train_every
-        logs = DQNLogs(returns.reshape(steps, self.num_envs), done.reshape(steps, self.num_envs),
-                       loss.reshape(-1), q_mean.reshape(-1))
+        logs = DQNLogs(
+            returns.reshape(steps, self.num_envs),
+            done.reshape(steps, self.num_envs),
+            loss.reshape(-1),
+            q_mean.reshape(-1),
+        )
         return state, logs
 
     def evaluate(
-        self, state: DQNState, key: jax.Array, *, episodes: int = 100,
+        self,
+        state: DQNState,
+        key: jax.Array,
+        *,
+        episodes: int = 100,
         max_steps: int | None = None,
     ) -> jax.Array:
         """The returns of ``episodes`` episodes of the greedy policy
@@ -471,8 +504,7 @@ class DQN:
             alive = alive & ~(terminated | truncated)
             return (observation, env_state, total, alive), None
 
-        carry = (observation, env_state, jnp.zeros(episodes, jnp.float32),
-                 jnp.ones(episodes, bool))
+        carry = (observation, env_state, jnp.zeros(episodes, jnp.float32), jnp.ones(episodes, bool))
         (_, _, total, _), _ = jax.lax.scan(step, carry, jax.random.split(steps_key, max_steps))
         return total
 
@@ -486,15 +518,15 @@ class DQN:
             epsilon = 1.0
         else:
             q, _ = self.q_network.apply(ts.params, ts.state, state.observation)
-            epsilon = (self.epsilon(state.env_steps) if callable(self.epsilon)
-                       else self.epsilon)
+            epsilon = self.epsilon(state.env_steps) if callable(self.epsilon) else self.epsilon
         action = epsilon_greedy(action_key, q, epsilon)
         observation, env_state, reward, terminated, truncated, info = jax.vmap(
             self.env.step, in_axes=(0, 0, 0, None)
         )(jax.random.split(step_key, self.num_envs), state.env_state, action, self.env_params)
         reward = reward.astype(jnp.float32)
-        transition = Transition(state.observation, action, reward, info["final_observation"],
-                                terminated)
+        transition = Transition(
+            state.observation, action, reward, info["final_observation"], terminated
+        )
         done = terminated | truncated
         episode_return = state.episode_return + reward
         state = state._replace(

@@ -124,9 +124,7 @@ def polyak_update(target: Any, online: Any, tau: float) -> Any:
     if np.ndim(tau) != 0:
         raise ValueError(f"polyak_update: tau must be a scalar, got shape {np.shape(tau)}.")
     _check_same_tree("polyak_update", target, online)
-    return jax.tree_util.tree_map(
-        lambda old, new: tau * new + (1.0 - tau) * old, target, online
-    )
+    return jax.tree_util.tree_map(lambda old, new: tau * new + (1.0 - tau) * old, target, online)
 
 
 def _check_same_tree(name: str, target: Any, online: Any) -> None:
@@ -137,8 +135,9 @@ def _check_same_tree(name: str, target: Any, online: Any) -> None:
             f"{name}: target and online must have the same structure, got {target_tree} and "
             f"{online_tree}."
         )
-    for (path, old), new in zip(jax.tree_util.tree_leaves_with_path(target),
-                                jax.tree_util.tree_leaves(online)):
+    for (path, old), new in zip(
+        jax.tree_util.tree_leaves_with_path(target), jax.tree_util.tree_leaves(online)
+    ):
         if np.shape(old) != np.shape(new):
             raise ValueError(
                 f"{name}: target{jax.tree_util.keystr(path)} has shape {np.shape(old)} but "

@@ -10,13 +10,19 @@ from jaxdl import rl
 
 
 def _example():
-    return rl.Transition(jnp.zeros(3), jnp.zeros((), jnp.int32), jnp.zeros(()), jnp.zeros(3),
-                         jnp.zeros((), bool))
+    return rl.Transition(
+        jnp.zeros(3), jnp.zeros((), jnp.int32), jnp.zeros(()), jnp.zeros(3), jnp.zeros((), bool)
+    )
 
 
 def _transition(i):
-    return rl.Transition(jnp.full(3, i, jnp.float32), jnp.array(i, jnp.int32),
-                         jnp.array(float(i)), jnp.full(3, i + 0.5), jnp.array(i % 2 == 0))
+    return rl.Transition(
+        jnp.full(3, i, jnp.float32),
+        jnp.array(i, jnp.int32),
+        jnp.array(float(i)),
+        jnp.full(3, i + 0.5),
+        jnp.array(i % 2 == 0),
+    )
 
 
 def test_new_buffer_is_empty_with_storage_of_capacity_slots():
@@ -99,35 +105,71 @@ def test_sample_works_under_vmap_and_keys_differ():
     assert not np.array_equal(batches[0], batches[1])
 
 
-@pytest.mark.parametrize(("call", "error", "match"), [
-    (lambda: rl.replay_buffer(0, jnp.zeros(2)), ValueError,
-     r"replay_buffer: capacity must be an int ≥ 1, got 0"),
-    (lambda: rl.replay_buffer(2.5, jnp.zeros(2)), ValueError, r"capacity must be an int"),
-    (lambda: rl.replay_buffer(True, jnp.zeros(2)), ValueError, r"capacity must be an int"),
-    (lambda: rl.replay_buffer(3, {}), ValueError, r"no array leaves"),
-    (lambda: rl.sample(rl.add(rl.replay_buffer(3, jnp.zeros(2)), jnp.ones(2)),
-                       jax.random.key(0), 0), ValueError,
-     r"sample: batch_size must be an int ≥ 1, got 0"),
-    (lambda: rl.sample(rl.replay_buffer(3, jnp.zeros(2)), jax.random.key(0), 4), ValueError,
-     r"buffer is empty"),
-    (lambda: rl.sample(rl.replay_buffer(3, jnp.zeros(2)), 0, 4), TypeError,
-     r"key must be a JAX random key"),
-    (lambda: rl.add(rl.replay_buffer(3, jnp.zeros(2)), jnp.zeros(3)), ValueError,
-     r"add: the transition must have shape \(2,\), got \(3,\)"),
-    (lambda: rl.add(rl.replay_buffer(3, _example()), _example()._replace(
-        observation=jnp.zeros(4))), ValueError,
-     r"add: \.observation must have shape \(3,\), got \(4,\)"),
-    (lambda: rl.add(rl.replay_buffer(3, {"a": jnp.zeros(2)}), {"b": jnp.zeros(2)}),
-     ValueError, r"structure"),
-    (lambda: rl.add_batch(rl.replay_buffer(3, jnp.zeros(2)), jnp.zeros((4, 2))), ValueError,
-     r"a batch of 4 transitions does not fit a buffer of capacity 3"),
-    (lambda: rl.add_batch(rl.replay_buffer(3, jnp.zeros(2)), jnp.zeros(2)), ValueError,
-     r"add_batch: the transition must have shape \(k, \*\(2,\)\)"),
-    (lambda: rl.add_batch(rl.replay_buffer(3, (jnp.zeros(()), jnp.zeros(()))),
-                          (jnp.zeros(2), jnp.zeros(3))), ValueError,
-     r"same leading batch length, got \[2, 3\]"),
-    (lambda: rl.add((jnp.zeros(2),), jnp.zeros(2)), TypeError, r"expected a ReplayBuffer"),
-])
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (
+            lambda: rl.replay_buffer(0, jnp.zeros(2)),
+            ValueError,
+            r"replay_buffer: capacity must be an int ≥ 1, got 0",
+        ),
+        (lambda: rl.replay_buffer(2.5, jnp.zeros(2)), ValueError, r"capacity must be an int"),
+        (lambda: rl.replay_buffer(True, jnp.zeros(2)), ValueError, r"capacity must be an int"),
+        (lambda: rl.replay_buffer(3, {}), ValueError, r"no array leaves"),
+        (
+            lambda: rl.sample(
+                rl.add(rl.replay_buffer(3, jnp.zeros(2)), jnp.ones(2)), jax.random.key(0), 0
+            ),
+            ValueError,
+            r"sample: batch_size must be an int ≥ 1, got 0",
+        ),
+        (
+            lambda: rl.sample(rl.replay_buffer(3, jnp.zeros(2)), jax.random.key(0), 4),
+            ValueError,
+            r"buffer is empty",
+        ),
+        (
+            lambda: rl.sample(rl.replay_buffer(3, jnp.zeros(2)), 0, 4),
+            TypeError,
+            r"key must be a JAX random key",
+        ),
+        (
+            lambda: rl.add(rl.replay_buffer(3, jnp.zeros(2)), jnp.zeros(3)),
+            ValueError,
+            r"add: the transition must have shape \(2,\), got \(3,\)",
+        ),
+        (
+            lambda: rl.add(
+                rl.replay_buffer(3, _example()), _example()._replace(observation=jnp.zeros(4))
+            ),
+            ValueError,
+            r"add: \.observation must have shape \(3,\), got \(4,\)",
+        ),
+        (
+            lambda: rl.add(rl.replay_buffer(3, {"a": jnp.zeros(2)}), {"b": jnp.zeros(2)}),
+            ValueError,
+            r"structure",
+        ),
+        (
+            lambda: rl.add_batch(rl.replay_buffer(3, jnp.zeros(2)), jnp.zeros((4, 2))),
+            ValueError,
+            r"a batch of 4 transitions does not fit a buffer of capacity 3",
+        ),
+        (
+            lambda: rl.add_batch(rl.replay_buffer(3, jnp.zeros(2)), jnp.zeros(2)),
+            ValueError,
+            r"add_batch: the transition must have shape \(k, \*\(2,\)\)",
+        ),
+        (
+            lambda: rl.add_batch(
+                rl.replay_buffer(3, (jnp.zeros(()), jnp.zeros(()))), (jnp.zeros(2), jnp.zeros(3))
+            ),
+            ValueError,
+            r"same leading batch length, got \[2, 3\]",
+        ),
+        (lambda: rl.add((jnp.zeros(2),), jnp.zeros(2)), TypeError, r"expected a ReplayBuffer"),
+    ],
+)
 def test_bad_inputs_raise_clear_errors(call, error, match):
     with pytest.raises(error, match=match):
         call()

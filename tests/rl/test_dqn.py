@@ -18,7 +18,8 @@ def test_dqn_loss_is_the_huber_loss_of_the_taken_actions():
     # errors -0.5, -3, -0.2: 0.125, 3 - 0.5, 0.02
     assert float(rl.dqn_loss(q, actions, targets)) == pytest.approx((0.125 + 2.5 + 0.02) / 3)
     assert float(rl.dqn_loss(q, actions, targets, loss_fn=losses.mse)) == pytest.approx(
-        (0.25 + 9 + 0.04) / 3, rel=1e-6)
+        (0.25 + 9 + 0.04) / 3, rel=1e-6
+    )
 
 
 def test_dqn_loss_gradient_reaches_only_the_taken_actions_and_is_clipped():
@@ -29,15 +30,27 @@ def test_dqn_loss_gradient_reaches_only_the_taken_actions_and_is_clipped():
     np.testing.assert_array_equal(grad_y, 0.0)
 
 
-@pytest.mark.parametrize(("args", "error", "match"), [
-    ((jnp.zeros(3), jnp.zeros(3, jnp.int32), jnp.zeros(3)), ValueError,
-     r"q_values must have shape \(batch, actions\), got \(3,\)"),
-    ((jnp.zeros((3, 2)), jnp.zeros(3), jnp.zeros(3)), TypeError, r"actions must be integers"),
-    ((jnp.zeros((3, 2)), jnp.zeros(2, jnp.int32), jnp.zeros(3)), ValueError,
-     r"actions and targets must have shape \(3,\) for q_values \(3, 2\), got actions \(2,\)"),
-    ((jnp.zeros((3, 2)), jnp.zeros(3, jnp.int32), jnp.zeros((3, 1))), ValueError,
-     r"got actions \(3,\) and targets \(3, 1\)"),
-])
+@pytest.mark.parametrize(
+    ("args", "error", "match"),
+    [
+        (
+            (jnp.zeros(3), jnp.zeros(3, jnp.int32), jnp.zeros(3)),
+            ValueError,
+            r"q_values must have shape \(batch, actions\), got \(3,\)",
+        ),
+        ((jnp.zeros((3, 2)), jnp.zeros(3), jnp.zeros(3)), TypeError, r"actions must be integers"),
+        (
+            (jnp.zeros((3, 2)), jnp.zeros(2, jnp.int32), jnp.zeros(3)),
+            ValueError,
+            r"actions and targets must have shape \(3,\) for q_values \(3, 2\), got actions \(2,\)",
+        ),
+        (
+            (jnp.zeros((3, 2)), jnp.zeros(3, jnp.int32), jnp.zeros((3, 1))),
+            ValueError,
+            r"got actions \(3,\) and targets \(3, 1\)",
+        ),
+    ],
+)
 def test_dqn_loss_rejects_bad_inputs(args, error, match):
     with pytest.raises(error, match=match):
         rl.dqn_loss(*args)
@@ -48,9 +61,13 @@ def test_dqn_loss_rejects_bad_inputs(args, error, match):
 NET = nn.Dense(3)
 OBS = jax.random.normal(jax.random.key(0), (8, 4))
 NEXT_OBS = jax.random.normal(jax.random.key(1), (8, 4))
-BATCH = rl.Transition(OBS, jnp.array([0, 1, 2, 0, 1, 2, 0, 1]),
-                      jnp.arange(8, dtype=jnp.float32) / 4, NEXT_OBS,
-                      jnp.array([False, False, True, False, False, False, True, False]))
+BATCH = rl.Transition(
+    OBS,
+    jnp.array([0, 1, 2, 0, 1, 2, 0, 1]),
+    jnp.arange(8, dtype=jnp.float32) / 4,
+    NEXT_OBS,
+    jnp.array([False, False, True, False, False, False, True, False]),
+)
 
 
 def _params(seed):
@@ -122,36 +139,51 @@ def cartpole():
 
 
 def _agent(env, **kwargs):
-    settings = dict(num_envs=4, buffer_capacity=256, batch_size=16, learning_starts=30,
-                    train_every=2, target_period=6)
+    settings = dict(
+        num_envs=4,
+        buffer_capacity=256,
+        batch_size=16,
+        learning_starts=30,
+        train_every=2,
+        target_period=6,
+    )
     settings.update(kwargs)
     net = models.mlp(2, hidden=(16,), activation=activations.relu)
     return rl.DQN(env[0], net, optim.adam(1e-3), **settings)
 
 
-@pytest.mark.parametrize(("kwargs", "error", "match"), [
-    ({"num_envs": 0}, ValueError, r"DQN: num_envs must be an int ≥ 1, got 0"),
-    ({"buffer_capacity": 0}, ValueError, r"buffer_capacity must be an int ≥ 1"),
-    ({"batch_size": -1}, ValueError, r"batch_size must be an int ≥ 1, got -1"),
-    ({"train_every": 0}, ValueError, r"train_every must be an int ≥ 1"),
-    ({"target_period": 0}, ValueError, r"target_period must be an int ≥ 1"),
-    ({"gradient_steps": 0}, ValueError, r"gradient_steps must be an int ≥ 1"),
-    ({"learning_starts": -1}, ValueError, r"learning_starts must be an int ≥ 0, got -1"),
-    ({"buffer_capacity": 2}, ValueError, r"buffer_capacity \(2\) must be at least num_envs"),
-    ({"gamma": 1.5}, ValueError, r"DQN: gamma must lie in \[0, 1\], got 1.5"),
-    ({"epsilon": 2.0}, ValueError, r"DQN: epsilon must lie in \[0, 1\], got 2.0"),
-    ({"epsilon": "0.1"}, ValueError, r"epsilon must be a number in \[0, 1\]"),
-    ({"tau": -0.1}, ValueError, r"DQN: tau must lie in \[0, 1\]"),
-    ({"double": 1}, TypeError, r"DQN: double must be a bool, got 1"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"num_envs": 0}, ValueError, r"DQN: num_envs must be an int ≥ 1, got 0"),
+        ({"buffer_capacity": 0}, ValueError, r"buffer_capacity must be an int ≥ 1"),
+        ({"batch_size": -1}, ValueError, r"batch_size must be an int ≥ 1, got -1"),
+        ({"train_every": 0}, ValueError, r"train_every must be an int ≥ 1"),
+        ({"target_period": 0}, ValueError, r"target_period must be an int ≥ 1"),
+        ({"gradient_steps": 0}, ValueError, r"gradient_steps must be an int ≥ 1"),
+        ({"learning_starts": -1}, ValueError, r"learning_starts must be an int ≥ 0, got -1"),
+        ({"buffer_capacity": 2}, ValueError, r"buffer_capacity \(2\) must be at least num_envs"),
+        ({"gamma": 1.5}, ValueError, r"DQN: gamma must lie in \[0, 1\], got 1.5"),
+        ({"epsilon": 2.0}, ValueError, r"DQN: epsilon must lie in \[0, 1\], got 2.0"),
+        ({"epsilon": "0.1"}, ValueError, r"epsilon must be a number in \[0, 1\]"),
+        ({"tau": -0.1}, ValueError, r"DQN: tau must lie in \[0, 1\]"),
+        ({"double": 1}, TypeError, r"DQN: double must be a bool, got 1"),
+    ],
+)
 def test_agent_rejects_bad_settings(cartpole, kwargs, error, match):
     with pytest.raises(error, match=match):
         _agent(cartpole, **kwargs)
 
 
 def test_agent_rejects_a_network_with_the_wrong_number_of_outputs(cartpole):
-    agent = rl.DQN(cartpole[0], models.mlp(3, hidden=(8,)), optim.adam(1e-3), num_envs=2,
-                   buffer_capacity=16, learning_starts=0)
+    agent = rl.DQN(
+        cartpole[0],
+        models.mlp(3, hidden=(8,)),
+        optim.adam(1e-3),
+        num_envs=2,
+        buffer_capacity=16,
+        learning_starts=0,
+    )
     with pytest.raises(ValueError, match=r"Q-values of shape \(2, 2\).*got \(2, 3\)"):
         jax.eval_shape(agent.init, jax.random.key(0))
 
@@ -190,8 +222,10 @@ def test_init_fills_the_buffer_with_the_warmup(short_run):
     stored = start.buffer.storage
     assert set(np.unique(stored.action[:32])) <= {0, 1}
     # Next observations follow observations within each environment's stream.
-    np.testing.assert_array_equal(stored.next_observation[:4][~stored.terminated[:4]],
-                                  stored.observation[4:8][~stored.terminated[:4]])
+    np.testing.assert_array_equal(
+        stored.next_observation[:4][~stored.terminated[:4]],
+        stored.observation[4:8][~stored.terminated[:4]],
+    )
 
 
 def test_train_takes_the_documented_steps_and_logs_episodes(short_run):
@@ -214,8 +248,10 @@ def test_the_target_network_is_copied_every_target_period_updates(short_run):
     # After 3 updates (period 6) the target is still the initial network.
     for target, initial in zip(leaves(middle.target_params), leaves(start.train_state.params)):
         np.testing.assert_array_equal(target, initial)
-    assert not all(np.array_equal(a, b) for a, b in
-                   zip(leaves(middle.target_params), leaves(middle.train_state.params)))
+    assert not all(
+        np.array_equal(a, b)
+        for a, b in zip(leaves(middle.target_params), leaves(middle.train_state.params))
+    )
     # After 6 it is a copy of the online network.
     for target, online in zip(leaves(end.target_params), leaves(end.train_state.params)):
         np.testing.assert_array_equal(target, online)
@@ -243,8 +279,10 @@ def test_evaluate_runs_greedy_episodes(short_run):
 def test_without_a_target_network_it_bootstraps_from_the_online_network(cartpole):
     agent = _agent(cartpole, target_network=False)
     state, _ = jax.jit(lambda key: agent.train(agent.init(key), 2))(jax.random.key(0))
-    for target, online in zip(jax.tree_util.tree_leaves(state.target_params),
-                              jax.tree_util.tree_leaves(state.train_state.params)):
+    for target, online in zip(
+        jax.tree_util.tree_leaves(state.target_params),
+        jax.tree_util.tree_leaves(state.train_state.params),
+    ):
         np.testing.assert_array_equal(target, online)
 
 
@@ -252,9 +290,17 @@ def test_without_a_target_network_it_bootstraps_from_the_online_network(cartpole
 def test_dqn_learns_cartpole(cartpole):
     net = models.mlp(2, hidden=(64, 64), activation=activations.relu)
     opt = optim.chain(optim.clip_by_global_norm(10.0), optim.adam(1e-3))
-    agent = rl.DQN(cartpole[0], net, opt, num_envs=4, buffer_capacity=20_000, batch_size=64,
-                   learning_starts=2_000, target_period=100,
-                   epsilon=optim.linear_schedule(1.0, 0.05, 10_000))
+    agent = rl.DQN(
+        cartpole[0],
+        net,
+        opt,
+        num_envs=4,
+        buffer_capacity=20_000,
+        batch_size=64,
+        learning_starts=2_000,
+        target_period=100,
+        epsilon=optim.linear_schedule(1.0, 0.05, 10_000),
+    )
     state, _ = jax.jit(lambda key: rl.dqn_train(agent, key, 60_000))(jax.random.key(0))
     returns = agent.evaluate(state, jax.random.key(1), episodes=20)
     assert float(jnp.mean(returns)) > 100  # a random policy averages about 22
@@ -274,7 +320,8 @@ def test_stored_transitions_follow_gymnasiums_cartpole(short_run):
         reference.state = stored.observation[i].astype(np.float64)  # the state is observed
         reference.steps_beyond_terminated = None
         next_observation, reward, terminated, _, _ = reference.step(int(stored.action[i]))
-        np.testing.assert_allclose(stored.next_observation[i], next_observation, rtol=1e-5,
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            stored.next_observation[i], next_observation, rtol=1e-5, atol=1e-6
+        )
         assert bool(stored.terminated[i]) == terminated and stored.reward[i] == reward
     assert 0 < stored.terminated[:size].sum() < size

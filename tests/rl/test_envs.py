@@ -25,8 +25,9 @@ def test_jaxdl_imports_without_gymnax():
         "except ImportError as error:\n"
         "    print(error)\n"
     )
-    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                               timeout=120)
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert 'pip install "jaxdl[rl]"' in completed.stdout
 
@@ -92,10 +93,16 @@ def test_gymnax_cartpole_matches_gymnasium_step_by_step(cartpoles):
             reference.unwrapped.state = _state_vector(state)
             ref_obs, ref_reward, ref_terminated, ref_truncated, _ = reference.step(action)
             observation, state, reward, terminated, truncated, info = step(
-                jax.random.key(10_000 + steps), state, action)
+                jax.random.key(10_000 + steps), state, action
+            )
             steps += 1
-            np.testing.assert_allclose(info["final_observation"], ref_obs, rtol=1e-5,
-                                       atol=1e-6, err_msg=f"episode {episode} step {t}")
+            np.testing.assert_allclose(
+                info["final_observation"],
+                ref_obs,
+                rtol=1e-5,
+                atol=1e-6,
+                err_msg=f"episode {episode} step {t}",
+            )
             assert float(reward) == ref_reward
             assert bool(terminated) == ref_terminated, (episode, t)
             assert bool(truncated) == ref_truncated, (episode, t)

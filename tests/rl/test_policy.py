@@ -45,8 +45,7 @@ def test_the_frequency_test_can_fail():
     _, actions = _frequencies(0.3, key=3)
     expected = np.full(ACTIONS, 0.1 / ACTIONS)
     expected[2] += 0.9
-    assert stats.chisquare(np.bincount(actions, minlength=ACTIONS), expected * STATES).pvalue \
-        < 1e-6
+    assert stats.chisquare(np.bincount(actions, minlength=ACTIONS), expected * STATES).pvalue < 1e-6
 
 
 def test_per_state_epsilon_broadcasts_over_the_batch():
@@ -71,14 +70,17 @@ def test_greedy_breaks_ties_by_the_lowest_index():
     np.testing.assert_array_equal(rl.greedy(jnp.array([[1.0, 1.0], [0.0, 2.0]])), [0, 1])
 
 
-@pytest.mark.parametrize(("epsilon", "match"), [
-    (-0.1, r"epsilon_greedy: epsilon must lie in \[0, 1\], got -0.1"),
-    (1.5, r"epsilon must lie in \[0, 1\], got 1.5"),
-    (jnp.array([0.5, 2.0]), r"epsilon must lie in \[0, 1\], got values from 0.5 to 2.0"),
-    ("0.1", r"epsilon must be a number in \[0, 1\], got '0.1'"),
-    (None, r"epsilon must be a number"),
-    (jnp.zeros(3), r"epsilon of shape \(3,\) does not broadcast to the batch shape \(2,\)"),
-])
+@pytest.mark.parametrize(
+    ("epsilon", "match"),
+    [
+        (-0.1, r"epsilon_greedy: epsilon must lie in \[0, 1\], got -0.1"),
+        (1.5, r"epsilon must lie in \[0, 1\], got 1.5"),
+        (jnp.array([0.5, 2.0]), r"epsilon must lie in \[0, 1\], got values from 0.5 to 2.0"),
+        ("0.1", r"epsilon must be a number in \[0, 1\], got '0.1'"),
+        (None, r"epsilon must be a number"),
+        (jnp.zeros(3), r"epsilon of shape \(3,\) does not broadcast to the batch shape \(2,\)"),
+    ],
+)
 def test_bad_epsilon_raises(epsilon, match):
     with pytest.raises(ValueError, match=match):
         rl.epsilon_greedy(jax.random.key(0), jnp.zeros((2, 4)), epsilon)

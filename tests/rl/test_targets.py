@@ -46,40 +46,54 @@ def test_double_dqn_target_matches_a_hand_computation(gamma):
     # Where the two networks' argmax differ, Double DQN's target is not DQN's.
     differs = np.argmax(NEXT_Q_ONLINE, 1) != np.argmax(NEXT_Q_TARGET, 1)
     assert np.any(differs & ~TERMINATED)
-    assert np.all(np.asarray(y)[differs & ~TERMINATED]
-                  < _hand_dqn(gamma)[differs & ~TERMINATED])
+    assert np.all(np.asarray(y)[differs & ~TERMINATED] < _hand_dqn(gamma)[differs & ~TERMINATED])
 
 
 def test_float_terminal_flags_and_no_gradient():
     y = rl.td_target(REWARDS, TERMINATED.astype(np.float32), NEXT_Q_TARGET, gamma=0.9)
     np.testing.assert_allclose(y, _hand_dqn(0.9), rtol=1e-6)
     grad = jax.grad(lambda q: jnp.sum(rl.td_target(REWARDS, TERMINATED, q, gamma=0.9)))(
-        jnp.asarray(NEXT_Q_TARGET))
+        jnp.asarray(NEXT_Q_TARGET)
+    )
     np.testing.assert_array_equal(grad, 0.0)
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"gamma": 1.5}, r"td_target: gamma must lie in \[0, 1\], got 1.5"),
-    ({"gamma": -0.1}, r"gamma must lie in \[0, 1\], got -0.1"),
-    ({"gamma": "0.9"}, r"gamma must be a number in \[0, 1\]"),
-    ({"gamma": [0.9, 0.9]}, r"gamma must be a scalar"),
-    ({"gamma": 0.9, "terminated": TERMINATED[:5]},
-     r"rewards and terminated must have the same shape, got rewards \(6,\) and terminated "
-     r"\(5,\)"),
-    ({"gamma": 0.9, "next_q_target": NEXT_Q_TARGET[:5]},
-     r"next_q_target must have the rewards' shape plus an axis of actions, \(6,\) \+ "
-     r"\(actions,\), got \(5, 3\)"),
-    ({"gamma": 0.9, "next_q_target": NEXT_Q_TARGET[:, 0]}, r"got \(6,\)"),
-    ({"gamma": 0.9, "next_q_online": NEXT_Q_ONLINE[:, :2]},
-     r"next_q_online must have next_q_target's shape \(6, 3\), got \(6, 2\)"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"gamma": 1.5}, r"td_target: gamma must lie in \[0, 1\], got 1.5"),
+        ({"gamma": -0.1}, r"gamma must lie in \[0, 1\], got -0.1"),
+        ({"gamma": "0.9"}, r"gamma must be a number in \[0, 1\]"),
+        ({"gamma": [0.9, 0.9]}, r"gamma must be a scalar"),
+        (
+            {"gamma": 0.9, "terminated": TERMINATED[:5]},
+            r"rewards and terminated must have the same shape, got rewards \(6,\) and terminated "
+            r"\(5,\)",
+        ),
+        (
+            {"gamma": 0.9, "next_q_target": NEXT_Q_TARGET[:5]},
+            r"next_q_target must have the rewards' shape plus an axis of actions, \(6,\) \+ "
+            r"\(actions,\), got \(5, 3\)",
+        ),
+        ({"gamma": 0.9, "next_q_target": NEXT_Q_TARGET[:, 0]}, r"got \(6,\)"),
+        (
+            {"gamma": 0.9, "next_q_online": NEXT_Q_ONLINE[:, :2]},
+            r"next_q_online must have next_q_target's shape \(6, 3\), got \(6, 2\)",
+        ),
+    ],
+)
 def test_td_target_rejects_bad_inputs(kwargs, match):
     arguments = {"rewards": REWARDS, "terminated": TERMINATED, "next_q_target": NEXT_Q_TARGET}
     arguments.update(kwargs)
     gamma = arguments.pop("gamma")
     with pytest.raises(ValueError, match=match):
-        rl.td_target(arguments["rewards"], arguments["terminated"], arguments["next_q_target"],
-                     gamma=gamma, next_q_online=arguments.get("next_q_online"))
+        rl.td_target(
+            arguments["rewards"],
+            arguments["terminated"],
+            arguments["next_q_target"],
+            gamma=gamma,
+            next_q_online=arguments.get("next_q_online"),
+        )
 
 
 TARGET = {"w": jnp.zeros((2, 2)), "b": jnp.zeros(2)}
@@ -114,16 +128,23 @@ def test_repeated_polyak_updates_converge_geometrically():
     np.testing.assert_allclose(target["b"], 2.0 * (1 - 0.95**100), rtol=1e-5)
 
 
-@pytest.mark.parametrize(("call", "match"), [
-    (lambda: rl.periodic_update(TARGET, ONLINE, 0, 0),
-     r"periodic_update: period must be an int ≥ 1, got 0"),
-    (lambda: rl.periodic_update(TARGET, ONLINE, 0, 2.0), r"period must be an int ≥ 1"),
-    (lambda: rl.periodic_update(TARGET, {"w": ONLINE["w"]}, 0, 2), r"same structure"),
-    (lambda: rl.polyak_update(TARGET, {"w": jnp.ones(3), "b": ONLINE["b"]}, 0.1),
-     r"polyak_update: target\['w'\] has shape \(2, 2\) but online\['w'\] has \(3,\)"),
-    (lambda: rl.polyak_update(TARGET, ONLINE, 1.5), r"tau must lie in \[0, 1\], got 1.5"),
-    (lambda: rl.polyak_update(TARGET, ONLINE, -0.5), r"tau must lie in \[0, 1\]"),
-])
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (
+            lambda: rl.periodic_update(TARGET, ONLINE, 0, 0),
+            r"periodic_update: period must be an int ≥ 1, got 0",
+        ),
+        (lambda: rl.periodic_update(TARGET, ONLINE, 0, 2.0), r"period must be an int ≥ 1"),
+        (lambda: rl.periodic_update(TARGET, {"w": ONLINE["w"]}, 0, 2), r"same structure"),
+        (
+            lambda: rl.polyak_update(TARGET, {"w": jnp.ones(3), "b": ONLINE["b"]}, 0.1),
+            r"polyak_update: target\['w'\] has shape \(2, 2\) but online\['w'\] has \(3,\)",
+        ),
+        (lambda: rl.polyak_update(TARGET, ONLINE, 1.5), r"tau must lie in \[0, 1\], got 1.5"),
+        (lambda: rl.polyak_update(TARGET, ONLINE, -0.5), r"tau must lie in \[0, 1\]"),
+    ],
+)
 def test_target_updates_reject_bad_inputs(call, match):
     with pytest.raises(ValueError, match=match):
         call()
