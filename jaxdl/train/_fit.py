@@ -12,7 +12,7 @@ from jax.sharding import Mesh
 from jax.typing import DTypeLike
 
 from jaxdl import nn, optim, parallel
-from jaxdl.train._callbacks import Callback, FitContext
+from jaxdl.train._callbacks import Callback
 from jaxdl.train._history import History
 from jaxdl.train._inputs import (
     check_arrays,
@@ -29,7 +29,7 @@ from jaxdl.train._loops import (
     make_evaluate,
     make_fit_epoch,
 )
-from jaxdl.train._progress import progress_bar
+from jaxdl.train._progress import run_epochs
 from jaxdl.train._state import TrainState
 from jaxdl.train._steps import LossFn, Metric, make_eval_step, make_train_step
 
@@ -162,33 +162,16 @@ def fit(
     if validation is not None:
         validation = place(validation)
 
-    history = History()
-    context = FitContext(train_state=train_state, history=history, key=data_key)
-    for callback in callbacks:
-        callback.on_train_begin(context)
-    label = progress if isinstance(progress, str) else "fit"
-    bar = progress_bar(range(initial_epoch, epochs), enabled=bool(progress), label=label)
-    for epoch in bar:
-        context.epoch = epoch
-        context.train_state, epoch_metrics = run_epoch(context.train_state, x, y, data_key,
-                                                       epoch)
-        if evaluate_fn is not None:
-            val_metrics = evaluate_fn(context.train_state, *validation)
-            epoch_metrics = {**epoch_metrics,
-                             **{f"val_{name}": value for name, value in val_metrics.items()}}
-        # One transfer for all the epoch's numbers rather than one wait per metric.
-        logs = {name: float(value) for name, value in jax.device_get(epoch_metrics).items()}
-        for callback in callbacks:
-            callback.on_epoch_end(epoch, logs, context)
-        history.append(epoch, logs)
-        if progress:
-            bar.set_postfix({name: f"{value:.4g}" for name, value in logs.items()})
-        if context.stop_training:
-            break
-    bar.close()
-    for callback in callbacks:
-        callback.on_train_end(context)
-    return context.train_state, history
+    validate = None
+    if evaluate_fn is not None:
+        validate = functools.partial(_validate, evaluate_fn, validation)
+    return run_epochs(run_epoch, train_state, (x, y), data_key, epochs=epochs,
+                      initial_epoch=initial_epoch, callbacks=callbacks, progress=progress,
+                      label="fit", validate=validate)
+
+
+def _validate(evaluate_fn: Any, validation: tuple[Any, Any], train_state: TrainState) -> Any:
+    return evaluate_fn(train_state, *validation)
 
 
 def evaluate(

@@ -27,11 +27,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl import losses, nn, optim
-from jaxdl.train._callbacks import Callback, FitContext
+from jaxdl.train._callbacks import Callback
 from jaxdl.train._history import History
 from jaxdl.train._inputs import check_key, check_run, is_int
 from jaxdl.train._loops import cached, convolutions_on_cpu, make_fit_epoch
-from jaxdl.train._progress import progress_bar
+from jaxdl.train._progress import run_epochs
 from jaxdl.train._state import TrainState
 
 __all__ = [
@@ -499,27 +499,9 @@ def fit_gan(
     if fits_on_device or not streaming:
         x, y = jax.device_put((x, y))
 
-    history = History()
-    context = FitContext(train_state=gan_state, history=history, key=data_key)
-    for callback in callbacks:
-        callback.on_train_begin(context)
-    label = progress if isinstance(progress, str) else "fit_gan"
-    bar = progress_bar(range(initial_epoch, epochs), enabled=bool(progress), label=label)
-    for epoch in bar:
-        context.epoch = epoch
-        context.train_state, epoch_metrics = run_epoch(context.train_state, x, y, data_key, epoch)
-        logs = {name: float(value) for name, value in jax.device_get(epoch_metrics).items()}
-        for callback in callbacks:
-            callback.on_epoch_end(epoch, logs, context)
-        history.append(epoch, logs)
-        if progress:
-            bar.set_postfix({name: f"{value:.4g}" for name, value in logs.items()})
-        if context.stop_training:
-            break
-    bar.close()
-    for callback in callbacks:
-        callback.on_train_end(context)
-    return context.train_state, history
+    return run_epochs(run_epoch, gan_state, (x, y), data_key, epochs=epochs,
+                      initial_epoch=initial_epoch, callbacks=callbacks, progress=progress,
+                      label="fit_gan")
 
 
 @dataclasses.dataclass(frozen=True)
