@@ -225,7 +225,6 @@ def time_rounds(sides: dict[str, Any], rounds: int, warmup: int, count: int, see
     return samples
 
 
-
 def time_fit(workload: Workload, params, state, batches, epochs: int, net) -> dict[str, Any]:
     """``fit`` epochs against PyTorch epochs over the same batches, interleaved; the
     first epoch of each (compilation, warm-up) is dropped."""
@@ -406,8 +405,6 @@ def main(workload: Workload, script: str, argv: Sequence[str] | None = None) -> 
 
 def _on_device(tree: Any) -> Any:
     return jax.tree_util.tree_map(jnp.asarray, tree)
-
-
 
 
 if __name__ == "__main__":

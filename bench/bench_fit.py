@@ -115,7 +115,6 @@ def hand_written_step(model: nn.Layer):
     return init, jax.jit(step, donate_argnums=(0, 1))
 
 
-
 def steady_rows(x, y, rounds: int, model: nn.Layer, batch_size: int, peer: str):
     """Per-epoch seconds of ``fit`` and of the peer, interleaved (first epochs dropped)."""
     key = jax.random.key(0)
@@ -141,9 +140,17 @@ def steady_rows(x, y, rounds: int, model: nn.Layer, batch_size: int, peer: str):
             float(loss)
 
     timer = Interleave(run_peer)
-    train.fit(model, optim.adam(1e-3), (x, y), loss=losses.softmax_cross_entropy,
-              epochs=rounds + 1, batch_size=batch_size, key=key, progress=False,
-              callbacks=[timer])
+    train.fit(
+        model,
+        optim.adam(1e-3),
+        (x, y),
+        loss=losses.softmax_cross_entropy,
+        epochs=rounds + 1,
+        batch_size=batch_size,
+        key=key,
+        progress=False,
+        callbacks=[timer],
+    )
     return np.array(timer.fit_seconds[1:]), np.array(timer.peer_seconds[1:])
 
 
@@ -152,8 +159,16 @@ def first_epoch_child(kind: str, data_dir: str | None) -> None:
     x, y = data.mnist(data_dir).train
     start = time.perf_counter()
     if kind == "fit":
-        train.fit(mnist_mlp(), optim.adam(1e-3), (x, y), loss=losses.softmax_cross_entropy,
-                  epochs=1, batch_size=BATCH, key=jax.random.key(0), progress=False)
+        train.fit(
+            mnist_mlp(),
+            optim.adam(1e-3),
+            (x, y),
+            loss=losses.softmax_cross_entropy,
+            epochs=1,
+            batch_size=BATCH,
+            key=jax.random.key(0),
+            progress=False,
+        )
     else:
         init, epoch = hand_written_epoch(mnist_mlp(), BATCH)
         xd, yd = jax.device_put(x), jax.device_put(y)
@@ -182,8 +197,16 @@ def second_call_rows(x, y, rounds: int) -> tuple[np.ndarray, np.ndarray]:
         times = []
         for _ in range(2):
             start = time.perf_counter()
-            train.fit(model, optim.adam(1e-3), (x, y), loss=losses.softmax_cross_entropy,
-                      epochs=1, batch_size=BATCH, key=jax.random.key(0), progress=False)
+            train.fit(
+                model,
+                optim.adam(1e-3),
+                (x, y),
+                loss=losses.softmax_cross_entropy,
+                epochs=1,
+                batch_size=BATCH,
+                key=jax.random.key(0),
+                progress=False,
+            )
             times.append(time.perf_counter() - start)
         firsts.append(times[0])
         seconds.append(times[1])
@@ -215,8 +238,10 @@ def report(name: str, ours: np.ndarray, theirs: np.ndarray, peer: str, unit: flo
     ratio = np.median(ours / theirs)
     spread = f"{np.min(ours / theirs):.2f}–{np.max(ours / theirs):.2f}"
     scale = "ms" if unit == 1e3 else "s"
-    print(f"| {name} | {np.median(ours) * unit:.3g} {scale} | {peer} "
-          f"{np.median(theirs) * unit:.3g} {scale} | **{ratio:.2f}** ({spread}) |")
+    print(
+        f"| {name} | {np.median(ours) * unit:.3g} {scale} | {peer} "
+        f"{np.median(theirs) * unit:.3g} {scale} | **{ratio:.2f}** ({spread}) |"
+    )
 
 
 def main() -> None:
@@ -232,22 +257,33 @@ def main() -> None:
     mnist = data.mnist(args.data_dir)
     x, y = mnist.train
     digits = data.digits()
-    print(f"{time.strftime('%Y-%m-%d')}, Python {platform.python_version()}, jax "
-          f"{jax.__version__}, optax {optax.__version__}, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"{time.strftime('%Y-%m-%d')}, Python {platform.python_version()}, jax "
+        f"{jax.__version__}, optax {optax.__version__}, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
     print("| work | jaxdl | hand-written | jaxdl / hand-written (min–max) |")
     print("|---|---:|---:|---:|")
-    report("MNIST MLP steady epoch", *steady_rows(x, y, rounds, mnist_mlp(), BATCH, "scan"),
-           "scan epoch")
-    report("first epoch, fresh process", *first_epoch_rows(rounds, args.data_dir),
-           "scan epoch")
+    report(
+        "MNIST MLP steady epoch",
+        *steady_rows(x, y, rounds, mnist_mlp(), BATCH, "scan"),
+        "scan epoch",
+    )
+    report("first epoch, fresh process", *first_epoch_rows(rounds, args.data_dir), "scan epoch")
     seconds, firsts = second_call_rows(x, y, max(2, rounds // 3))
     report("second `fit` call (1 epoch) vs the first", seconds, firsts, "first call")
-    report("`evaluate`, 10k test images, each call",
-           *evaluate_rows(x, y, *mnist.test, rounds), "cached jit", unit=1e3)
-    report("tiny MLP (digits, batch 32) steady epoch",
-           *steady_rows(*digits.train, rounds * 5, tiny_mlp(), 32, "loop"),
-           "Python loop of a jitted step", unit=1e3)
+    report(
+        "`evaluate`, 10k test images, each call",
+        *evaluate_rows(x, y, *mnist.test, rounds),
+        "cached jit",
+        unit=1e3,
+    )
+    report(
+        "tiny MLP (digits, batch 32) steady epoch",
+        *steady_rows(*digits.train, rounds * 5, tiny_mlp(), 32, "loop"),
+        "Python loop of a jitted step",
+        unit=1e3,
+    )
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 

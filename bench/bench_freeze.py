@@ -50,8 +50,12 @@ def main() -> None:
     y = jax.random.randint(jax.random.key(1), (BATCH,), 0, 10)
     hidden = [nn.Dense(512), activations.relu, nn.Dense(256), activations.relu]
     plain = nn.Sequential([*hidden, nn.Dense(10)])
-    wrapped = nn.Sequential([*(nn.Frozen(layer) if isinstance(layer, nn.Layer) else layer
-                               for layer in hidden), nn.Dense(10)])
+    wrapped = nn.Sequential(
+        [
+            *(nn.Frozen(layer) if isinstance(layer, nn.Layer) else layer for layer in hidden),
+            nn.Dense(10),
+        ]
+    )
     params, state = plain.init(jax.random.key(2), x)
     adam = optim.adam(1e-3)
     frozen_adam = optim.selective_transform(adam, freeze_mask=MASK)
@@ -66,8 +70,7 @@ def main() -> None:
         tx = optax.adam(1e-3)
 
         def loss(head, body, inputs, labels):
-            h = jax.lax.stop_gradient(
-                plain[:4].apply(body, {n: {} for n in "0123"}, inputs)[0])
+            h = jax.lax.stop_gradient(plain[:4].apply(body, {n: {} for n in "0123"}, inputs)[0])
             return losses.softmax_cross_entropy(h @ head["w"] + head["b"], labels)
 
         @jax.jit
@@ -98,8 +101,10 @@ def main() -> None:
             times[name].append((time.perf_counter() - begin) / steps * 1e3)
 
     reference = times["head only, by hand"]
-    print(f"# bench_freeze — {cpu_model()}, {platform.python_version()}, jax "
-          f"{jax.__version__}, {rounds} rounds × {steps} steps, batch {BATCH}")
+    print(
+        f"# bench_freeze — {cpu_model()}, {platform.python_version()}, jax "
+        f"{jax.__version__}, {rounds} rounds × {steps} steps, batch {BATCH}"
+    )
     print("| step | ms per step (median) | ratio vs head only, by hand |")
     print("|---|---:|---:|")
     for name, values in times.items():

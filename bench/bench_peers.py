@@ -280,8 +280,6 @@ def _flat(weights: Weights) -> np.ndarray:
     return np.concatenate([np.ravel(array) for pair in weights for array in pair])
 
 
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="5 rounds, 2 warm-up (smoke test)")

@@ -59,9 +59,16 @@ def time_epochs(train_epochs: Callable[[int], None], epochs: int) -> tuple[float
 def sweep_runner(x, y, keys, rates, stepped: bool) -> Callable[[int], None]:
     def run(epochs: int) -> None:
         state, _ = train.fit_sweep(
-            models.cnn(), optim.sgd, (x, y), loss=losses.softmax_cross_entropy,
-            epochs=epochs, batch_size=BATCH, keys=keys,
-            hyperparameters={"learning_rate": rates}, progress=False, stepped=stepped,
+            models.cnn(),
+            optim.sgd,
+            (x, y),
+            loss=losses.softmax_cross_entropy,
+            epochs=epochs,
+            batch_size=BATCH,
+            keys=keys,
+            hyperparameters={"learning_rate": rates},
+            progress=False,
+            stepped=stepped,
         )
         jax.block_until_ready(state)
 
@@ -88,10 +95,12 @@ def vmapped_runner(x, y, keys, rates) -> Callable[[int], None]:
         step_all = jax.jit(jax.vmap(step))
         states = jax.vmap(init)(keys, rates)
         for epoch in range(epochs):
-            orders = np.stack([
-                np.asarray(jax.random.permutation(jax.random.fold_in(key, epoch), len(x)))
-                for key in keys
-            ])[:, : num_batches * BATCH].reshape(len(keys), num_batches, BATCH)
+            orders = np.stack(
+                [
+                    np.asarray(jax.random.permutation(jax.random.fold_in(key, epoch), len(x)))
+                    for key in keys
+                ]
+            )[:, : num_batches * BATCH].reshape(len(keys), num_batches, BATCH)
             step_keys = jax.vmap(lambda k: jax.random.split(k, num_batches))(keys)
             for batch in range(num_batches):
                 states, _ = step_all(states, rates, orders[:, batch], step_keys[:, batch])
@@ -104,8 +113,13 @@ def fit_runner(x, y, keys, rates) -> Callable[[int], None]:
     def run(epochs: int) -> None:
         for key, rate in zip(keys, rates):
             state, _ = train.fit(
-                models.cnn(), optim.sgd(float(rate)), (x, y),
-                loss=losses.softmax_cross_entropy, epochs=epochs, batch_size=BATCH, key=key,
+                models.cnn(),
+                optim.sgd(float(rate)),
+                (x, y),
+                loss=losses.softmax_cross_entropy,
+                epochs=epochs,
+                batch_size=BATCH,
+                key=key,
                 progress=False,
             )
             jax.block_until_ready(state)
@@ -119,8 +133,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=None, help="runs in the sweep (default 4)")
     parser.add_argument("--steps", type=int, default=None, help="steps per epoch (default 4)")
     parser.add_argument("--epochs", type=int, default=None, help="timed epochs (default 2)")
-    parser.add_argument("--skip-scanned", action="store_true",
-                        help="leave out the slow scanned path")
+    parser.add_argument(
+        "--skip-scanned", action="store_true", help="leave out the slow scanned path"
+    )
     args = parser.parse_args(argv)
     runs = args.runs or (2 if args.quick else 4)
     steps = args.steps or (2 if args.quick else 4)
@@ -148,8 +163,9 @@ def main(argv: list[str] | None = None) -> None:
     for name, runner in ways.items():
         first, seconds = time_epochs(runner, epochs)
         results[name] = (first, seconds / (epochs * steps))
-        print(f"  {name}: first epoch {first:.1f} s, {results[name][1] * 1e3:.0f} ms/step",
-              flush=True)
+        print(
+            f"  {name}: first epoch {first:.1f} s, {results[name][1] * 1e3:.0f} ms/step", flush=True
+        )
 
     baseline = results["fit per run"][1]
     print("\n| way | ms per step (all runs) | ÷ fit per run | first epoch (s) |")

@@ -74,7 +74,8 @@ train.fit(model, optim.adam(1e-3), mnist.train, loss=losses.softmax_cross_entrop
           epochs=MAX_EPOCHS, batch_size=128, key=jax.random.key(0), progress=False,
           callbacks=[StopAtTarget()])
 """,
-    "pure JAX": READ_IDX + """
+    "pure JAX": READ_IDX
+    + """
 import jax, jax.numpy as jnp, optax
 x, y, xt, yt = load(FOLDER)
 tx = optax.adam(1e-3)
@@ -114,7 +115,8 @@ for e in range(MAX_EPOCHS):
     if result["accuracy"] >= TARGET:
         break
 """,
-    "PyTorch": READ_IDX + """
+    "PyTorch": READ_IDX
+    + """
 import torch
 torch.manual_seed(0)
 x, y, xt, yt = (torch.from_numpy(a) for a in load(FOLDER))
@@ -139,7 +141,8 @@ for e in range(MAX_EPOCHS):
     if acc >= TARGET:
         break
 """,
-    "Keras 3 (JAX)": READ_IDX + """
+    "Keras 3 (JAX)": READ_IDX
+    + """
 import os
 os.environ["KERAS_BACKEND"] = "jax"
 import keras
@@ -164,8 +167,10 @@ REQUIRES = {"jaxdl": "jax", "pure JAX": "optax", "PyTorch": "torch", "Keras 3 (J
 
 
 def child_source(peer: str, data_dir: str | None, folder: str) -> str:
-    header = (f"DATA_DIR = {data_dir!r}\nFOLDER = {folder!r}\nTARGET = {TARGET}\n"
-              f"MAX_EPOCHS = {MAX_EPOCHS}\n")
+    header = (
+        f"DATA_DIR = {data_dir!r}\nFOLDER = {folder!r}\nTARGET = {TARGET}\n"
+        f"MAX_EPOCHS = {MAX_EPOCHS}\n"
+    )
     footer = "\nimport json\nprint(json.dumps(result))\n"
     return header + PEERS[peer] + footer
 
@@ -184,8 +189,12 @@ def mnist_folder(data_dir: str | None) -> str:
 
 def run(peer: str, data_dir: str | None, folder: str) -> dict:
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", child_source(peer, data_dir, folder)],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", child_source(peer, data_dir, folder)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     seconds = time.perf_counter() - start
     return {"seconds": seconds, **json.loads(out.strip().splitlines()[-1])}
 
@@ -202,9 +211,11 @@ def main() -> None:
         shift = round_ % len(peers)
         for peer in peers[shift:] + peers[:shift]:
             results[peer].append(run(peer, args.data_dir, folder))
-    print(f"{time.strftime('%Y-%m-%d')}, Python {platform.python_version()}, "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; target "
-          f"{TARGET:.0%}, {args.rounds} rounds")
+    print(
+        f"{time.strftime('%Y-%m-%d')}, Python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; target "
+        f"{TARGET:.0%}, {args.rounds} rounds"
+    )
     print("| peer | wall s (median) | epochs | test accuracy | ÷ jaxdl (min–max) |")
     print("|---|---:|---:|---:|---:|")
     ours = np.array([r["seconds"] for r in results["jaxdl"]])
@@ -213,8 +224,10 @@ def main() -> None:
         ratio = seconds / ours
         epochs = sorted({r["epochs"] for r in results[peer]})
         accuracy = np.median([r["accuracy"] for r in results[peer]])
-        print(f"| {peer} | {np.median(seconds):.1f} | {'/'.join(map(str, epochs))} | "
-              f"{accuracy:.2%} | {np.median(ratio):.2f} ({ratio.min():.2f}–{ratio.max():.2f}) |")
+        print(
+            f"| {peer} | {np.median(seconds):.1f} | {'/'.join(map(str, epochs))} | "
+            f"{accuracy:.2%} | {np.median(ratio):.2f} ({ratio.min():.2f}–{ratio.max():.2f}) |"
+        )
 
 
 if __name__ == "__main__":

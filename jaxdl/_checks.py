@@ -68,3 +68,32 @@ def reduce(values: jax.Array, reduction: str) -> jax.Array:
 def is_concrete(x: Any) -> bool:
     """True when ``x`` holds values (not a tracer inside ``jit``/``grad``/``vmap``)."""
     return not isinstance(x, jax.core.Tracer)
+
+
+class ArgumentTypeError(TypeError, ValueError):
+    """An argument of the wrong type. It is a ``TypeError`` as Python's convention says, and
+    a ``ValueError`` as the older checks of this package raised, so either ``except`` works."""
+
+
+def is_int(value: Any) -> bool:
+    """True for Python and NumPy integers (``3``, ``np.int64(3)``); False for bools, floats,
+    0-d arrays and everything else."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def check_int(name: str, argument: str, value: Any, *, minimum: int | None = None) -> int:
+    """``value`` as a Python ``int``.
+
+    Accepts Python and NumPy integers; raises :class:`ArgumentTypeError` (a ``TypeError``
+    and a ``ValueError``) for bools, floats, strings and everything else, and a
+    ``ValueError`` when ``value < minimum``. ``name`` is the function or layer, ``argument``
+    the parameter, so the message reads ``"Dense: features must be an int ≥ 1, got 2.5."``.
+    """
+    bound = "" if minimum is None else f" ≥ {minimum}"
+    if not is_int(value):
+        raise ArgumentTypeError(
+            f"{name}: {argument} must be an int{bound}, got {value!r} ({type(value).__name__})."
+        )
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name}: {argument} must be an int{bound}, got {value!r}.")
+    return int(value)

@@ -18,8 +18,9 @@ import jax
 from jax.typing import ArrayLike, DTypeLike
 
 
-def uniform(key: jax.Array, shape: Sequence[int], dtype: DTypeLike, minval: ArrayLike,
-            maxval: ArrayLike) -> jax.Array:
+def uniform(
+    key: jax.Array, shape: Sequence[int], dtype: DTypeLike, minval: ArrayLike, maxval: ArrayLike
+) -> jax.Array:
     """``jax.random.uniform(key, shape, dtype, minval, maxval)``."""
     return jax.random.uniform(key, _flat(shape), dtype, minval, maxval).reshape(shape)
 
@@ -29,8 +30,9 @@ def normal(key: jax.Array, shape: Sequence[int], dtype: DTypeLike) -> jax.Array:
     return jax.random.normal(key, _flat(shape), dtype).reshape(shape)
 
 
-def truncated_normal(key: jax.Array, lower: ArrayLike, upper: ArrayLike,
-                     shape: Sequence[int], dtype: DTypeLike) -> jax.Array:
+def truncated_normal(
+    key: jax.Array, lower: ArrayLike, upper: ArrayLike, shape: Sequence[int], dtype: DTypeLike
+) -> jax.Array:
     """``jax.random.truncated_normal(key, lower, upper, shape, dtype)``."""
     return jax.random.truncated_normal(key, lower, upper, _flat(shape), dtype).reshape(shape)
 

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from jaxdl import _numerics
+from jaxdl._checks import check_int
 from jaxdl._numerics import as_float as _float
 
 __all__ = [
@@ -84,9 +85,10 @@ def tanh(z: ArrayLike) -> jax.Array:
 
 
 def relu(z: ArrayLike) -> jax.Array:
-    r"""Rectified linear unit :math:`\max(0, z)`; the gradient at 0 is taken as 0."""
+    r"""Rectified linear unit :math:`\max(0, z)`; the gradient at 0 is taken as 0 (as
+    PyTorch and ``jax.nn.relu`` do; ``jnp.maximum`` would split a tie and give 0.5)."""
     z = _float(z)
-    return jnp.maximum(z, 0)
+    return jnp.where(z > 0, z, jnp.zeros_like(z))
 
 
 def leaky_relu(z: ArrayLike, negative_slope: float = 0.01) -> jax.Array:
@@ -103,11 +105,12 @@ def leaky_relu(z: ArrayLike, negative_slope: float = 0.01) -> jax.Array:
 def elu(z: ArrayLike, alpha: float = 1.0) -> jax.Array:
     r"""Exponential linear unit: :math:`z` for :math:`z > 0`, else :math:`\alpha(e^z - 1)`.
 
-    The exponential sees ``min(z, 0)`` only, so a large positive ``z`` in the branch that
-    ``where`` discards cannot turn the gradient into ``inf * 0 = nan``.
+    The exponential sees ``z`` clipped to ``z ≤ 0`` only, so a large positive ``z`` in the
+    branch that ``where`` discards cannot turn the gradient into ``inf * 0 = nan``. The
+    gradient at 0 is the left one, :math:`\alpha` (1 for the default, where ELU is smooth).
     """
     z = _float(z)
-    return jnp.where(z > 0, z, alpha * jnp.expm1(jnp.minimum(z, 0)))
+    return jnp.where(z > 0, z, alpha * jnp.expm1(jnp.where(z > 0, 0.0, z)))
 
 
 def selu(z: ArrayLike) -> jax.Array:
@@ -192,8 +195,10 @@ def maxout(z: ArrayLike, num_pieces: int, axis: int = -1) -> jax.Array:
     Array([[ 3., -1.]], dtype=float32)
     """
     z = _float(z)
-    if not isinstance(num_pieces, int) or num_pieces < 1:
-        raise ValueError(f"maxout: num_pieces must be a positive int, got {num_pieces!r}.")
+    num_pieces = check_int("maxout", "num_pieces", num_pieces, minimum=1)
+    axis = check_int("maxout", "axis", axis)
+    if not -z.ndim <= axis < z.ndim:
+        raise ValueError(f"maxout: axis {axis} is out of range for input of shape {z.shape}.")
     axis = axis % z.ndim
     size = z.shape[axis]
     if size % num_pieces:

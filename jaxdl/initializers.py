@@ -34,6 +34,7 @@ import numpy as np
 from jax.typing import DTypeLike
 
 from jaxdl import _rng
+from jaxdl._checks import check_int
 
 __all__ = [
     "Constant",
@@ -65,8 +66,9 @@ _TRUNCATED_STD = 0.87962566103423978
 
 
 class Initializer(Protocol):
-    def __call__(self, key: jax.Array, shape: Shape, dtype: DTypeLike = jnp.float32) -> jax.Array:
-        ...
+    def __call__(
+        self, key: jax.Array, shape: Shape, dtype: DTypeLike = jnp.float32
+    ) -> jax.Array: ...
 
 
 def zeros(key: jax.Array, shape: Shape, dtype: DTypeLike = jnp.float32) -> jax.Array:
@@ -133,6 +135,8 @@ class VarianceScaling:
     out_axis: int = -1
 
     def __post_init__(self) -> None:
+        for name in ("in_axis", "out_axis"):
+            object.__setattr__(self, name, check_int("VarianceScaling", name, getattr(self, name)))
         if self.scale <= 0:
             raise ValueError(f"VarianceScaling: scale must be positive, got {self.scale}.")
         if self.mode not in ("fan_in", "fan_out", "fan_avg"):

@@ -23,8 +23,10 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxdl import activations, initializers, nn
+from jaxdl._checks import ArgumentTypeError, check_int
 
 __all__ = ["autoencoder", "cnn", "lstm_classifier", "mlp", "residual_mlp", "resnet"]
 
@@ -49,6 +51,8 @@ def mlp(
         activation: hidden activation (default ReLU).
         dropout: drop rate after each hidden activation (default 0: no Dropout layers).
     """
+    num_classes = check_int("mlp", "num_classes", num_classes, minimum=1)
+    hidden = _sizes("mlp", "hidden", hidden)
     layers: list = [nn.Flatten()]
     for size in hidden:
         layers += [nn.Dense(size, kernel_init=_kernel_init(activation)), activation]
@@ -82,17 +86,21 @@ def cnn(
         dense: hidden units before the output (default 256).
         dropout: drop rate before the output layer (default 0.5).
     """
+    input_shape = _sizes("cnn", "input_shape", input_shape)
     spatial = len(input_shape) - 1
     if spatial not in (1, 2):
-        raise ValueError(
-            f"cnn: input_shape must be (H, W, C) or (T, C), got {tuple(input_shape)}."
-        )
+        raise ValueError(f"cnn: input_shape must be (H, W, C) or (T, C), got {tuple(input_shape)}.")
+    num_classes = check_int("cnn", "num_classes", num_classes, minimum=1)
+    channels = _sizes("cnn", "channels", channels)
+    dense = check_int("cnn", "dense", dense, minimum=1)
     conv, pool = (nn.Conv2D, nn.MaxPool2D) if spatial == 2 else (nn.Conv1D, nn.MaxPool1D)
     size = min(input_shape[:spatial])
     layers: list = []
     for features in channels:
-        layers += [conv(features, kernel_size, kernel_init=_kernel_init(activations.relu)),
-                   activations.relu]
+        layers += [
+            conv(features, kernel_size, kernel_init=_kernel_init(activations.relu)),
+            activations.relu,
+        ]
         if size // 2 >= 2:
             layers.append(pool(2))
             size //= 2
@@ -164,6 +172,7 @@ def resnet(
         >>> model.apply(params, state, x)[0].shape
         (2, 10)
     """
+    input_shape = _sizes("resnet", "input_shape", input_shape)
     spatial = len(input_shape) - 1
     if spatial not in (1, 2):
         raise ValueError(
@@ -176,6 +185,9 @@ def resnet(
         )
     if shortcut not in ("projection", "pad"):
         raise ValueError(f"resnet: shortcut must be 'projection' or 'pad', got {shortcut!r}.")
+    num_classes = check_int("resnet", "num_classes", num_classes, minimum=1)
+    blocks = _sizes("resnet", "blocks", blocks)
+    channels = _sizes("resnet", "channels", channels)
     conv = nn.Conv2D if spatial == 2 else nn.Conv1D
     he = _kernel_init(activations.relu)
 
@@ -248,6 +260,9 @@ def residual_mlp(
         >>> nn.count_params(params)  # 784·64 + 6·64² + 64·10 + 7·64 scales; 7·64 shifts + 10
         (75840, 458)
     """
+    num_classes = check_int("residual_mlp", "num_classes", num_classes, minimum=1)
+    width = check_int("residual_mlp", "width", width, minimum=1)
+    depth = check_int("residual_mlp", "depth", depth, minimum=0)
     kernel_init = _kernel_init(activation)
 
     def dense(features: int) -> list:
@@ -281,11 +296,14 @@ def lstm_classifier(
         num_classes: output size (default 10).
         hidden_size: LSTM state size (default 128).
     """
+    input_shape = _sizes("lstm_classifier", "input_shape", input_shape)
     if len(input_shape) < 2:
         raise ValueError(
             f"lstm_classifier: input_shape needs a time axis and features, got "
             f"{tuple(input_shape)}."
         )
+    num_classes = check_int("lstm_classifier", "num_classes", num_classes, minimum=1)
+    hidden_size = check_int("lstm_classifier", "hidden_size", hidden_size, minimum=1)
     steps, features = input_shape[0], math.prod(input_shape[1:])
     return nn.Sequential(
         [nn.Reshape((steps, features)), nn.LSTM(hidden_size), nn.Dense(num_classes)]
@@ -314,6 +332,8 @@ def autoencoder(
         activation: hidden activation :math:`h` (default sigmoid, as in the notes).
         output_activation: reconstruction activation (default sigmoid).
     """
+    input_dim = check_int("autoencoder", "input_dim", input_dim, minimum=1)
+    hidden = _sizes("autoencoder", "hidden", hidden)
     if not hidden:
         raise ValueError("autoencoder: hidden needs at least the code size.")
     encoder: list = [nn.Flatten()]
@@ -324,6 +344,19 @@ def autoencoder(
         decoder += [nn.Dense(size), activation]
     decoder[-1] = output_activation
     return nn.Sequential({"encoder": nn.Sequential(encoder), "decoder": nn.Sequential(decoder)})
+
+
+def _sizes(name: str, argument: str, values: Sequence[int]) -> tuple[int, ...]:
+    """``values`` as a tuple of Python ints ≥ 1 (NumPy integers accepted; bools, floats and
+    a bare int refused with an error naming the builder and the argument)."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence | np.ndarray):
+        raise ArgumentTypeError(
+            f"{name}: {argument} must be a sequence of ints ≥ 1, got {values!r} "
+            f"({type(values).__name__})."
+        )
+    return tuple(
+        check_int(name, f"{argument}[{i}]", value, minimum=1) for i, value in enumerate(values)
+    )
 
 
 def _kernel_init(activation: Activation):
@@ -346,6 +379,11 @@ class _PadShortcut(nn.Layer):
 
     features: int
     strides: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("features", "strides"):
+            value = check_int("_PadShortcut", name, getattr(self, name), minimum=1)
+            object.__setattr__(self, name, value)
 
     def init(self, key: jax.Array, x: Any) -> tuple[nn.Params, nn.State]:
         del key, x

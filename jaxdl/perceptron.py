@@ -41,7 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxdl._checks import floating_dtype, is_concrete, shape_of
+from jaxdl._checks import check_int, floating_dtype, is_concrete, shape_of
 
 __all__ = ["TrainResult", "predict", "train"]
 
@@ -209,8 +209,7 @@ def _check_arguments(
     tolerance: ArrayLike,
     max_passes: int,
 ) -> None:
-    if not isinstance(max_passes, int) or isinstance(max_passes, bool) or max_passes < 1:
-        raise ValueError(f"train: max_passes must be an int ≥ 1, got {max_passes!r}.")
+    check_int("train", "max_passes", max_passes, minimum=1)
     x_shape, d_shape = shape_of(x), shape_of(d)
     if len(x_shape) != 2 or 0 in x_shape:
         raise ValueError(

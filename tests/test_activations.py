@@ -87,8 +87,9 @@ def test_large_input_limits_are_exact():
     z = jnp.array([-1e4, 1e4])
     np.testing.assert_array_equal(A.sigmoid(z), [0.0, 1.0])
     np.testing.assert_array_equal(A.softplus(z), [0.0, 1e4])
-    np.testing.assert_allclose(A.selu(z), [-1.0507009873554805 * 1.6732632423543772, 1.0507e4],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        A.selu(z), [-1.0507009873554805 * 1.6732632423543772, 1.0507e4], rtol=1e-6
+    )
 
 
 def test_leaky_relu_uses_its_slope():
@@ -98,8 +99,9 @@ def test_leaky_relu_uses_its_slope():
 def test_gelu_approximation_is_close_to_exact_form():
     z = jnp.linspace(-4.0, 4.0, 81)
     np.testing.assert_allclose(A.gelu(z, approximate=True), A.gelu(z), atol=1e-3)
-    np.testing.assert_allclose(A.gelu(z, approximate=True), jax.nn.gelu(z, approximate=True),
-                               rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(
+        A.gelu(z, approximate=True), jax.nn.gelu(z, approximate=True), rtol=1e-6, atol=1e-7
+    )
 
 
 def test_softmax_sums_to_one_and_matches_formula():
@@ -144,3 +146,12 @@ def test_maxout_rejects_sizes_that_do_not_divide():
 def test_integer_input_gives_float_output():
     assert A.relu(jnp.array([1, -2])).dtype == jnp.float32
     assert A.sigmoid(jnp.array([0])).dtype == jnp.float32
+
+
+@pytest.mark.parametrize(
+    ("fn", "expected"),
+    [(A.relu, 0.0), (A.elu, 1.0), (A.selu, 1.6732632423543772 * 1.0507009873554805)],
+)
+def test_gradient_at_zero_is_the_left_slope(fn, expected):
+    # jnp.maximum/minimum split a tie and would give half of it (0.5 for ReLU and ELU).
+    assert float(jax.grad(fn)(0.0)) == pytest.approx(expected, rel=1e-6)

@@ -58,16 +58,35 @@ def test_train_is_reproducible_for_a_seed(tmp_path):
 
 def test_train_resumes_from_its_checkpoint(tmp_path, capsys):
     ckpt = str(tmp_path / "ckpt")
-    assert cli.main(["train", *FAST[:2], "--epochs", "2", "--no-progress",
-                     "--checkpoint-dir", ckpt]) == 0
-    assert cli.main(["train", *FAST[:2], "--epochs", "3", "--no-progress",
-                     "--checkpoint-dir", ckpt, "--resume", "--output", str(tmp_path)]) == 0
+    assert (
+        cli.main(["train", *FAST[:2], "--epochs", "2", "--no-progress", "--checkpoint-dir", ckpt])
+        == 0
+    )
+    assert (
+        cli.main(
+            [
+                "train",
+                *FAST[:2],
+                "--epochs",
+                "3",
+                "--no-progress",
+                "--checkpoint-dir",
+                ckpt,
+                "--resume",
+                "--output",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     assert "resuming from" in capsys.readouterr().out
     assert json.loads((tmp_path / "result.json").read_text())["epochs_run"] == 1
 
 
-def test_resume_without_checkpoint_dir_fails_with_a_message(capsys):
-    assert cli.main(["train", *FAST, "--resume"]) == 1
+def test_resume_without_checkpoint_dir_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", *FAST, "--resume"])
+    assert exit_info.value.code == 2
     assert "--resume needs --checkpoint-dir" in capsys.readouterr().err
 
 
@@ -78,15 +97,28 @@ def test_missing_data_folder_fails_with_a_message(tmp_path, capsys):
 
 
 def test_python_dash_m_runs_the_same_command():
-    done = subprocess.run([sys.executable, "-m", "jaxdl", "--version"], capture_output=True,
-                          text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "jaxdl", "--version"], capture_output=True, text=True, check=True
+    )
     assert done.stdout.startswith("jaxdl ")
 
 
 @pytest.mark.parametrize("dataset", ["mnist", "fashion-mnist", "mnist1d"])
 def test_train_mlp_one_epoch_on_each_dataset(dataset, tmp_path, request):
-    arguments = ["train", "--model", "mlp", "--dataset", dataset, "--epochs", "1",
-                 "--batch-size", "256", "--no-progress", "--output", str(tmp_path)]
+    arguments = [
+        "train",
+        "--model",
+        "mlp",
+        "--dataset",
+        dataset,
+        "--epochs",
+        "1",
+        "--batch-size",
+        "256",
+        "--no-progress",
+        "--output",
+        str(tmp_path),
+    ]
     if dataset != "mnist1d":
         folder = request.getfixturevalue(dataset.replace("-", "_") + "_dir")
         arguments += ["--data-dir", str(folder)]
@@ -100,8 +132,7 @@ def test_train_mlp_one_epoch_on_each_dataset(dataset, tmp_path, request):
 @pytest.mark.parametrize("shape", [(8, 8, 1), (28, 28, 1), (40, 1)])
 def test_every_model_builds_for_every_dataset_shape(model, shape):
     network = cli.build_model(model, shape, 10)
-    params, state = network.init(jax.random.key(0), jax.ShapeDtypeStruct((1, *shape),
-                                                                         jnp.float32))
+    params, state = network.init(jax.random.key(0), jax.ShapeDtypeStruct((1, *shape), jnp.float32))
     y, _ = network.apply(params, state, jnp.zeros((2, *shape)))
     assert y.shape == (2, 10)
 
@@ -109,6 +140,8 @@ def test_every_model_builds_for_every_dataset_shape(model, shape):
 def test_study_runs_the_experiment_script():
     done = subprocess.run(
         [sys.executable, "-m", "jaxdl", "study", "optimizers", "--help"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0 and "--quick" in done.stdout

@@ -10,8 +10,9 @@ BLOCKS = [
     pytest.param(path, code, id=f"{path.name}:{text[:start].count(chr(10)) + 1}")
     for path in sorted(DOCS.glob("*.md"))
     for text in [path.read_text()]
-    for start, code in ((m.start(), m.group(1))
-                        for m in re.finditer(r"```python\n(.*?)```", text, re.S))
+    for start, code in (
+        (m.start(), m.group(1)) for m in re.finditer(r"```python\n(.*?)```", text, re.S)
+    )
 ]
 
 

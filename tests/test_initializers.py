@@ -31,8 +31,12 @@ def test_initializer_has_its_variance(name):
 
 @pytest.mark.parametrize(
     "init, limit",
-    [(I.glorot_uniform(), np.sqrt(6 / 800)), (I.he_uniform(), np.sqrt(6 / 300)),
-     (I.lecun_uniform(), np.sqrt(3 / 300)), (I.uniform(0.1), 0.1)],
+    [
+        (I.glorot_uniform(), np.sqrt(6 / 800)),
+        (I.he_uniform(), np.sqrt(6 / 300)),
+        (I.lecun_uniform(), np.sqrt(3 / 300)),
+        (I.uniform(0.1), 0.1),
+    ],
 )
 def test_uniform_initializers_respect_their_limit(init, limit):
     w = init(jax.random.key(1), SHAPE)

@@ -19,8 +19,17 @@ ELEMENTWISE = {
     "rmse": (L.rmse, np.sqrt((E**2).mean())),
 }
 ALL_PAIRED = [
-    L.sae, L.mae, L.sse, L.mse, L.half_sse, L.rmse, L.cross_entropy, L.binary_cross_entropy,
-    L.binary_cross_entropy_with_logits, L.kl_divergence, L.softmax_cross_entropy,
+    L.sae,
+    L.mae,
+    L.sse,
+    L.mse,
+    L.half_sse,
+    L.rmse,
+    L.cross_entropy,
+    L.binary_cross_entropy,
+    L.binary_cross_entropy_with_logits,
+    L.kl_divergence,
+    L.softmax_cross_entropy,
 ]
 
 
@@ -109,7 +118,8 @@ def test_binary_cross_entropy_with_logits_equals_probability_form():
     np.testing.assert_allclose(
         L.binary_cross_entropy_with_logits(z, t, reduction="none"),
         L.binary_cross_entropy(jax.nn.sigmoid(z), t, reduction="none"),
-        rtol=1e-5, atol=1e-6,
+        rtol=1e-5,
+        atol=1e-6,
     )
 
 
@@ -128,7 +138,8 @@ def test_softmax_cross_entropy_integer_and_one_hot_agree():
     labels = jnp.array([0, 3, 1, 1, 2])
     one_hot = jax.nn.one_hot(labels, 4)
     np.testing.assert_allclose(
-        L.softmax_cross_entropy(logits, labels), L.softmax_cross_entropy(logits, one_hot),
+        L.softmax_cross_entropy(logits, labels),
+        L.softmax_cross_entropy(logits, one_hot),
         rtol=1e-6,
     )
 
@@ -164,8 +175,7 @@ def test_softmax_cross_entropy_is_finite_for_huge_logits():
 def test_softmax_cross_entropy_gradient_is_softmax_minus_target():
     logits = jnp.array([1.0, 2.0, 0.5])
     grad = jax.grad(lambda z: L.softmax_cross_entropy(z, jnp.array(1)))(logits)
-    np.testing.assert_allclose(grad, jax.nn.softmax(logits) - jnp.array([0.0, 1.0, 0.0]),
-                               rtol=1e-6)
+    np.testing.assert_allclose(grad, jax.nn.softmax(logits) - jnp.array([0.0, 1.0, 0.0]), rtol=1e-6)
 
 
 def test_softmax_cross_entropy_rejects_out_of_range_labels():
@@ -189,8 +199,8 @@ def test_cross_entropy_is_entropy_plus_kl():
     for base in (None, 2):
         np.testing.assert_allclose(
             L.cross_entropy(q, t, base=base, reduction="none"),
-            L.entropy(t, base=base, reduction="none") + L.kl_divergence(q, t, base=base,
-                                                                         reduction="none"),
+            L.entropy(t, base=base, reduction="none")
+            + L.kl_divergence(q, t, base=base, reduction="none"),
             rtol=1e-6,
         )
 
@@ -222,10 +232,16 @@ def test_huber_matches_optax_mean(delta):
     t = jax.random.normal(jax.random.key(6), (16, 3))
     expected = jnp.mean(optax.losses.huber_loss(p, t, delta=delta))
     np.testing.assert_allclose(L.huber(p, t, delta), expected, rtol=1e-6)
-    np.testing.assert_allclose(L.huber(p, t, delta, reduction="none"),
-                               optax.losses.huber_loss(p, t, delta=delta), rtol=1e-6)
-    np.testing.assert_allclose(L.huber(p, t, delta, reduction="sum"),
-                               jnp.sum(optax.losses.huber_loss(p, t, delta=delta)), rtol=1e-5)
+    np.testing.assert_allclose(
+        L.huber(p, t, delta, reduction="none"),
+        optax.losses.huber_loss(p, t, delta=delta),
+        rtol=1e-6,
+    )
+    np.testing.assert_allclose(
+        L.huber(p, t, delta, reduction="sum"),
+        jnp.sum(optax.losses.huber_loss(p, t, delta=delta)),
+        rtol=1e-5,
+    )
 
 
 def test_huber_is_quadratic_inside_delta_and_linear_outside():
@@ -238,7 +254,8 @@ def test_huber_gradient_is_the_error_clipped_to_delta():
     errors = jnp.array([-10.0, -1.5, -0.3, 0.0, 0.7, 1.5, 50.0])
     for delta in (1.0, 0.5):
         grad = jax.grad(lambda e, d=delta: L.huber(e, jnp.zeros_like(e), d, reduction="sum"))(
-            errors)
+            errors
+        )
         np.testing.assert_allclose(grad, jnp.clip(errors, -delta, delta), rtol=1e-6)
 
 
@@ -252,8 +269,7 @@ def test_huber_reductions_and_shape_check():
         L.huber(P, T, reduction="average")
 
 
-@pytest.mark.parametrize("delta", [0.0, -1.0, float("nan"), float("inf"), "1", None, True,
-                                   [1.0]])
+@pytest.mark.parametrize("delta", [0.0, -1.0, float("nan"), float("inf"), "1", None, True, [1.0]])
 def test_huber_rejects_bad_delta(delta):
     with pytest.raises(ValueError, match="huber: delta must be a positive"):
         L.huber(P, T, delta)

@@ -36,8 +36,11 @@ def test_cnn_builds_for_images_and_sequences(shape):
 
 
 def test_cnn_stops_pooling_at_small_sizes():
-    pools = [layer for layer in models.cnn((8, 8, 1), channels=(4, 4, 4)).layers
-             if isinstance(layer, nn.MaxPool2D)]
+    pools = [
+        layer
+        for layer in models.cnn((8, 8, 1), channels=(4, 4, 4)).layers
+        if isinstance(layer, nn.MaxPool2D)
+    ]
     assert len(pools) == 2  # 8 -> 4 -> 2, then no further halving
 
 
@@ -78,8 +81,16 @@ def test_autoencoder_mirrors_its_encoder_and_reconstructs_in_unit_range():
 def test_autoencoder_learns_to_reconstruct():
     x = np.random.default_rng(0).uniform(size=(64, 16)).astype(np.float32)
     model = models.autoencoder(16, (8,))
-    _, history = train.fit(model, optim.adam(1e-2), (x, x), loss=losses.mse, epochs=60,
-                            batch_size=16, key=jax.random.key(0), progress=False)
+    _, history = train.fit(
+        model,
+        optim.adam(1e-2),
+        (x, x),
+        loss=losses.mse,
+        epochs=60,
+        batch_size=16,
+        key=jax.random.key(0),
+        progress=False,
+    )
     assert history["loss"][-1] < 0.5 * history["loss"][0]
 
 

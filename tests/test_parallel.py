@@ -30,17 +30,29 @@ def test_data_mesh_rejects_no_devices_and_non_devices():
 
 def test_fit_rejects_a_mesh_that_is_not_a_mesh():
     with pytest.raises(TypeError, match=r"jax\.sharding\.Mesh"):
-        train.fit(nn.Dense(2), optim.sgd(0.1), (X, Y), loss=losses.softmax_cross_entropy,
-                  epochs=1, batch_size=8, key=jax.random.key(0), progress=False,
-                  mesh="data")
+        train.fit(
+            nn.Dense(2),
+            optim.sgd(0.1),
+            (X, Y),
+            loss=losses.softmax_cross_entropy,
+            epochs=1,
+            batch_size=8,
+            key=jax.random.key(0),
+            progress=False,
+            mesh="data",
+        )
 
 
 def test_fit_on_a_one_device_mesh_equals_fit_without_one():
-    args = dict(loss=losses.softmax_cross_entropy, epochs=2, batch_size=8,
-                key=jax.random.key(0), progress=False)
+    args = dict(
+        loss=losses.softmax_cross_entropy,
+        epochs=2,
+        batch_size=8,
+        key=jax.random.key(0),
+        progress=False,
+    )
     plain, _ = train.fit(nn.Dense(2), optim.adam(0.1), (X, Y), **args)
-    meshed, _ = train.fit(nn.Dense(2), optim.adam(0.1), (X, Y), mesh=parallel.data_mesh(),
-                          **args)
+    meshed, _ = train.fit(nn.Dense(2), optim.adam(0.1), (X, Y), mesh=parallel.data_mesh(), **args)
     jax.tree_util.tree_map(np.testing.assert_array_equal, plain.params, meshed.params)
 
 
@@ -106,10 +118,12 @@ EIGHT_DEVICES = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def eight_devices():
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8",
-               JAX_PLATFORMS="cpu")
-    result = subprocess.run([sys.executable, "-c", EIGHT_DEVICES], env=env,
-                            capture_output=True, text=True, timeout=600)
+    env = dict(
+        os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", EIGHT_DEVICES], env=env, capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     import json
 

@@ -71,15 +71,36 @@ class Config:
     seeds: int
 
 
-DEFAULT = Config(dataset="mnist", train_size=12_000, hidden=256,
-                 code_sizes=(2, 4, 8, 16, 32, 64), shown_codes=(2, 8, 32), code=32,
-                 noise_levels=(0.25, 0.5), channels=(16, 32), epochs=5, batch_size=64,
-                 learning_rate=2e-3, seeds=2)
+DEFAULT = Config(
+    dataset="mnist",
+    train_size=12_000,
+    hidden=256,
+    code_sizes=(2, 4, 8, 16, 32, 64),
+    shown_codes=(2, 8, 32),
+    code=32,
+    noise_levels=(0.25, 0.5),
+    channels=(16, 32),
+    epochs=5,
+    batch_size=64,
+    learning_rate=2e-3,
+    seeds=2,
+)
 # Small models on 8×8 images: nearly all the time is XLA compilation (a few seconds of CPU
 # per dense model, about 15 s for the convolutional one), so --quick trains only four.
-QUICK = Config(dataset="digits", train_size=None, hidden=32, code_sizes=(2, 16),
-               shown_codes=(2, 16), code=16, noise_levels=(0.5,), channels=(8, 16),
-               epochs=6, batch_size=32, learning_rate=3e-3, seeds=1)
+QUICK = Config(
+    dataset="digits",
+    train_size=None,
+    hidden=32,
+    code_sizes=(2, 16),
+    shown_codes=(2, 16),
+    code=16,
+    noise_levels=(0.5,),
+    channels=(8, 16),
+    epochs=6,
+    batch_size=32,
+    learning_rate=3e-3,
+    seeds=1,
+)
 
 
 @dataclasses.dataclass
@@ -101,16 +122,25 @@ def dense_autoencoder(input_dim: int, code: int, hidden: int) -> nn.Sequential:
     too; a ReLU there can switch a 2-unit code off, a sigmoid squashes it."""
     he = initializers.he_uniform()
     relu = activations.relu
-    return nn.Sequential({
-        "encoder": nn.Sequential([nn.Flatten(), nn.Dense(hidden, activation=relu, kernel_init=he),
-                                  nn.Dense(code)]),
-        "decoder": nn.Sequential([nn.Dense(hidden, activation=relu, kernel_init=he),
-                                  nn.Dense(input_dim), activations.sigmoid]),
-    })
+    return nn.Sequential(
+        {
+            "encoder": nn.Sequential(
+                [nn.Flatten(), nn.Dense(hidden, activation=relu, kernel_init=he), nn.Dense(code)]
+            ),
+            "decoder": nn.Sequential(
+                [
+                    nn.Dense(hidden, activation=relu, kernel_init=he),
+                    nn.Dense(input_dim),
+                    activations.sigmoid,
+                ]
+            ),
+        }
+    )
 
 
-def conv_autoencoder(image_shape: Sequence[int], code: int,
-                     channels: tuple[int, int]) -> nn.Sequential:
+def conv_autoencoder(
+    image_shape: Sequence[int], code: int, channels: tuple[int, int]
+) -> nn.Sequential:
     """Two 3×3 stride-2 ``SAME`` convolutions (``H → H/2 → H/4``), a dense linear code;
     a dense layer back to the ``H/4`` feature map, nearest-neighbour upsampling
     (``H/4 → H/2``) and a 3×3 convolution, then a 3×3 stride-2 transposed convolution to
@@ -127,28 +157,39 @@ def conv_autoencoder(image_shape: Sequence[int], code: int,
     relu = activations.relu
     first, second = channels
     small = (height // 4, width // 4, second)
-    return nn.Sequential({
-        "encoder": nn.Sequential([
-            nn.Conv2D(first, 3, strides=2, activation=relu, kernel_init=he),
-            nn.Conv2D(second, 3, strides=2, activation=relu, kernel_init=he),
-            nn.Flatten(),
-            nn.Dense(code),
-        ]),
-        "decoder": nn.Sequential([
-            nn.Dense(math.prod(small), activation=relu, kernel_init=he),
-            nn.Reshape(small),
-            nn.UpSampling2D(2),
-            nn.Conv2D(first, 3, activation=relu, kernel_init=he),
-            nn.ConvTranspose2D(depth, 3, strides=2),
-            activations.sigmoid,
-        ]),
-    })
+    return nn.Sequential(
+        {
+            "encoder": nn.Sequential(
+                [
+                    nn.Conv2D(first, 3, strides=2, activation=relu, kernel_init=he),
+                    nn.Conv2D(second, 3, strides=2, activation=relu, kernel_init=he),
+                    nn.Flatten(),
+                    nn.Dense(code),
+                ]
+            ),
+            "decoder": nn.Sequential(
+                [
+                    nn.Dense(math.prod(small), activation=relu, kernel_init=he),
+                    nn.Reshape(small),
+                    nn.UpSampling2D(2),
+                    nn.Conv2D(first, 3, activation=relu, kernel_init=he),
+                    nn.ConvTranspose2D(depth, 3, strides=2),
+                    activations.sigmoid,
+                ]
+            ),
+        }
+    )
 
 
 def denoising(autoencoder: nn.Sequential, rate: float) -> nn.Sequential:
     """The same encoder and decoder behind ``MaskingNoise(rate)`` (active only in training)."""
-    return nn.Sequential({"noise": nn.MaskingNoise(rate), "encoder": autoencoder["encoder"],
-                          "decoder": autoencoder["decoder"]})
+    return nn.Sequential(
+        {
+            "noise": nn.MaskingNoise(rate),
+            "encoder": autoencoder["encoder"],
+            "decoder": autoencoder["decoder"],
+        }
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -164,9 +205,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     x_train, (x_test, y_test) = _load(args, config)
     image_shape, pixels = x_train.shape[1:], math.prod(x_train.shape[1:])
     flat_train, flat_test = x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)
-    print(f"{config.dataset}: {len(x_train)} training and {len(x_test)} test images "
-          f"{'×'.join(map(str, image_shape))}; seeds 0…{config.seeds - 1}; {config.epochs} "
-          f"epochs, batch {config.batch_size}, Adam {config.learning_rate:g}", flush=True)
+    print(
+        f"{config.dataset}: {len(x_train)} training and {len(x_test)} test images "
+        f"{'×'.join(map(str, image_shape))}; seeds 0…{config.seeds - 1}; {config.epochs} "
+        f"epochs, batch {config.batch_size}, Adam {config.learning_rate:g}",
+        flush=True,
+    )
     test_levels = (0.0, *config.noise_levels)
     noisy_test = {level: _mask(x_test, level, index) for index, level in enumerate(test_levels)}
     # The figures' images: the first test image of each digit, clean and at each masking
@@ -177,8 +221,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     codes_2d: np.ndarray | None = None
     rows: list[Row] = []
 
-    def run(name: str, model: nn.Sequential, code: int, train_noise: float, targets: tuple,
-            levels: Sequence[float]) -> None:
+    def run(
+        name: str,
+        model: nn.Sequential,
+        code: int,
+        train_noise: float,
+        targets: tuple,
+        levels: Sequence[float],
+    ) -> None:
         """Train ``model`` once per seed; one row per test level."""
         nonlocal codes_2d
         errors: dict[float, list[float]] = {level: [] for level in levels}
@@ -191,29 +241,49 @@ def main(argv: Sequence[str] | None = None) -> int:
                 bound = model.bind(state.params, state.state)
                 params = sum(nn.count_params(bound.params))
                 shown[name, code] = _infer(bound, gallery).reshape(
-                    len(test_levels), len(examples), *image_shape[:2])
+                    len(test_levels), len(examples), *image_shape[:2]
+                )
                 if name == "dense" and code == 2:
                     codes_2d = _infer(bound["encoder"], x_test)
-            print(f"  {name:22s} code {code:3d} seed {seed}: test MSE "
-                  f"{errors[levels[0]][-1]:.5f} ({time.perf_counter() - tick:.1f} s)",
-                  flush=True)
-        rows.extend(Row(name, code, train_noise, level, params, errors[level])
-                    for level in levels)
+            print(
+                f"  {name:22s} code {code:3d} seed {seed}: test MSE "
+                f"{errors[levels[0]][-1]:.5f} ({time.perf_counter() - tick:.1f} s)",
+                flush=True,
+            )
+        rows.extend(Row(name, code, train_noise, level, params, errors[level]) for level in levels)
 
     flat = (flat_train, flat_test)
-    rows.append(Row("mean_image", 0, 0.0, 0.0, pixels,
-                    [float(np.mean((flat_test - flat_train.mean(axis=0)) ** 2))], True))
-    rows.extend(Row("pca", code, 0.0, 0.0, code * pixels + pixels, [error], True)
-                for code, error in zip(config.code_sizes,
-                                       _pca_mse(flat_train, flat_test, config.code_sizes)))
+    rows.append(
+        Row(
+            "mean_image",
+            0,
+            0.0,
+            0.0,
+            pixels,
+            [float(np.mean((flat_test - flat_train.mean(axis=0)) ** 2))],
+            True,
+        )
+    )
+    rows.extend(
+        Row("pca", code, 0.0, 0.0, code * pixels + pixels, [error], True)
+        for code, error in zip(
+            config.code_sizes, _pca_mse(flat_train, flat_test, config.code_sizes)
+        )
+    )
     for code in config.code_sizes:
         levels = test_levels if code == config.code else (0.0,)
         run("dense", dense_autoencoder(pixels, code, config.hidden), code, 0.0, flat, levels)
     for rate in config.noise_levels:
         model = denoising(dense_autoencoder(pixels, config.code, config.hidden), rate)
         run(f"dense_denoising_{rate:g}", model, config.code, rate, flat, test_levels)
-    run("conv", conv_autoencoder(image_shape, config.code, config.channels), config.code,
-        0.0, (x_train, x_test), test_levels)
+    run(
+        "conv",
+        conv_autoencoder(image_shape, config.code, config.channels),
+        config.code,
+        0.0,
+        (x_train, x_test),
+        test_levels,
+    )
     seconds = time.perf_counter() - start
 
     _write_csv(out / "table.csv", rows, config)
@@ -227,26 +297,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     _plot_denoising(out / "denoising.png", inputs, shown, config)
     print(table)
     total = time.perf_counter() - start
-    print(f"wall time {seconds:.0f} s (data, training, evaluation; {total:.0f} s with the "
-          f"figures); results in {out}")
+    print(
+        f"wall time {seconds:.0f} s (data, training, evaluation; {total:.0f} s with the "
+        f"figures); results in {out}"
+    )
     return 0
 
 
-def _fit(model: nn.Layer, x: np.ndarray, target: np.ndarray, config: Config,
-         seed: int) -> train.TrainState:
-    state, _ = train.fit(model, optim.adam(config.learning_rate), (x, target), loss=losses.mse,
-                         epochs=config.epochs, batch_size=config.batch_size,
-                         key=jax.random.key(seed), metrics=(), progress=False)
+def _fit(
+    model: nn.Layer, x: np.ndarray, target: np.ndarray, config: Config, seed: int
+) -> train.TrainState:
+    state, _ = train.fit(
+        model,
+        optim.adam(config.learning_rate),
+        (x, target),
+        loss=losses.mse,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        key=jax.random.key(seed),
+        metrics=(),
+        progress=False,
+    )
     return state
 
 
-def _test_mse(model: nn.Layer, state: train.TrainState, x: np.ndarray,
-              target: np.ndarray) -> float:
+def _test_mse(model: nn.Layer, state: train.TrainState, x: np.ndarray, target: np.ndarray) -> float:
     """Mean squared error per pixel over the whole test set (inference mode: no masking),
     in equal batches of at most 1,000 (no remainder batch: one program to compile)."""
     batch = next(size for size in range(min(len(x), 1000), 0, -1) if len(x) % size == 0)
-    return train.evaluate(model, state, (x, target), loss=losses.mse, batch_size=batch,
-                          metrics=())["loss"]
+    return train.evaluate(model, state, (x, target), loss=losses.mse, batch_size=batch, metrics=())[
+        "loss"
+    ]
 
 
 def _infer(bound: nn.Bound, x: np.ndarray) -> np.ndarray:
@@ -261,13 +342,11 @@ def _mask(x: np.ndarray, rate: float, index: int) -> np.ndarray:
     if rate == 0:
         return x
     key = jax.random.fold_in(jax.random.key(TEST_NOISE_SEED), index)
-    corrupt = jax.jit(lambda x, key: nn.MaskingNoise(rate).apply({}, {}, x, key=key,
-                                                                  train=True)[0])
+    corrupt = jax.jit(lambda x, key: nn.MaskingNoise(rate).apply({}, {}, x, key=key, train=True)[0])
     return np.asarray(corrupt(x, key))
 
 
-def _pca_mse(flat_train: np.ndarray, flat_test: np.ndarray,
-             sizes: Sequence[int]) -> list[float]:
+def _pca_mse(flat_train: np.ndarray, flat_test: np.ndarray, sizes: Sequence[int]) -> list[float]:
     """Test MSE of the best linear code of each size ``k`` (the top ``k`` principal
     components of the training images): the reference an autoencoder, with its nonlinear
     encoder and decoder, should beat."""
@@ -310,19 +389,38 @@ def _write_csv(path: Path, rows: Sequence[Row], config: Config) -> None:
     computed without training."""
     with path.open("w", newline="") as file:
         writer = csv.writer(file)
-        writer.writerow(["model", "code_size", "train_noise", "test_noise", "params",
-                         "test_mse_mean", "test_mse_std", "seeds"])
+        writer.writerow(
+            [
+                "model",
+                "code_size",
+                "train_noise",
+                "test_noise",
+                "params",
+                "test_mse_mean",
+                "test_mse_std",
+                "seeds",
+            ]
+        )
         for row in rows:
             mean, std = _stats(row)
-            writer.writerow([row.model, row.code_size, f"{row.train_noise:g}",
-                             f"{row.test_noise:g}", row.params, f"{mean:.6g}",
-                             "" if row.deterministic else f"{std:.6g}",
-                             "" if row.deterministic else config.seeds])
+            writer.writerow(
+                [
+                    row.model,
+                    row.code_size,
+                    f"{row.train_noise:g}",
+                    f"{row.test_noise:g}",
+                    row.params,
+                    f"{mean:.6g}",
+                    "" if row.deterministic else f"{std:.6g}",
+                    "" if row.deterministic else config.seeds,
+                ]
+            )
 
 
 def _find(rows: Sequence[Row], model: str, code: int, test_noise: float = 0.0) -> Row:
-    return next(r for r in rows if (r.model, r.code_size, r.test_noise) == (model, code,
-                                                                              test_noise))
+    return next(
+        r for r in rows if (r.model, r.code_size, r.test_noise) == (model, code, test_noise)
+    )
 
 
 def _cell(row: Row) -> str:
@@ -346,8 +444,7 @@ def _markdown(rows: Sequence[Row], config: Config, *, quick: bool) -> str:
         f"training images, {config.epochs} epochs, batch {config.batch_size}, Adam "
         f"{config.learning_rate:g}, loss MSE against the clean image.",
         "",
-        f"## Error against code size (dense {pixels}-{config.hidden}-k-{config.hidden}-"
-        f"{pixels})",
+        f"## Error against code size (dense {pixels}-{config.hidden}-k-{config.hidden}-{pixels})",
         "",
         f"Mean training image: {_cell(_find(rows, 'mean_image', 0))}. PCA: the best linear "
         "code of k components (deterministic).",
@@ -357,8 +454,9 @@ def _markdown(rows: Sequence[Row], config: Config, *, quick: bool) -> str:
     ]
     for code in config.code_sizes:
         dense = _find(rows, "dense", code)
-        lines.append(f"| {code} | {dense.params:,} | {_cell(dense)} | "
-                     f"{_cell(_find(rows, 'pca', code))} |")
+        lines.append(
+            f"| {code} | {dense.params:,} | {_cell(dense)} | {_cell(_find(rows, 'pca', code))} |"
+        )
     levels = (0.0, *config.noise_levels)
     lines += [
         "",
@@ -367,16 +465,15 @@ def _markdown(rows: Sequence[Row], config: Config, *, quick: bool) -> str:
         "Test inputs clean or masked (each pixel zeroed with the given probability, one "
         "fixed mask per level); the target is always the clean image.",
         "",
-        "| model | params | " + " | ".join(
-            "clean test" if level == 0 else f"masked {level:g} test" for level in levels)
+        "| model | params | "
+        + " | ".join("clean test" if level == 0 else f"masked {level:g} test" for level in levels)
         + " |",
         "|---|---:|" + "---:|" * len(levels),
     ]
     names = ["dense", *(f"dense_denoising_{rate:g}" for rate in config.noise_levels), "conv"]
     for name in names:
         cells = [_find(rows, name, config.code, level) for level in levels]
-        lines.append(f"| {name} | {cells[0].params:,} | " + " | ".join(map(_cell, cells))
-                     + " |")
+        lines.append(f"| {name} | {cells[0].params:,} | " + " | ".join(map(_cell, cells)) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -393,12 +490,15 @@ def _image_grid(path: Path, rows: list[tuple[str, list[np.ndarray]]], title: str
     for r, (_, images) in enumerate(rows):
         for c, image in enumerate(images):
             top, left = r * (height + gap), c * (width + gap)
-            mosaic[top:top + height, left:left + width] = image
+            mosaic[top : top + height, left : left + width] = image
     fig, ax = plt.subplots(figsize=(0.62 * columns + 1.5, 0.62 * len(rows) + 0.5))
     ax.imshow(mosaic, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
     ax.set_xticks([])
-    ax.set_yticks([r * (height + gap) + (height - 1) / 2 for r in range(len(rows))],
-                  [label for label, _ in rows], fontsize=8)
+    ax.set_yticks(
+        [r * (height + gap) + (height - 1) / 2 for r in range(len(rows))],
+        [label for label, _ in rows],
+        fontsize=8,
+    )
     ax.tick_params(length=0)
     for spine in ax.spines.values():
         spine.set_visible(False)
@@ -408,8 +508,7 @@ def _image_grid(path: Path, rows: list[tuple[str, list[np.ndarray]]], title: str
     plt.close(fig)
 
 
-def _plot_reconstructions(path: Path, inputs: np.ndarray, shown: dict,
-                          config: Config) -> None:
+def _plot_reconstructions(path: Path, inputs: np.ndarray, shown: dict, config: Config) -> None:
     rows = [("input", list(inputs))]
     rows += [(f"dense k={code}", list(shown["dense", code][0])) for code in config.shown_codes]
     rows.append((f"conv k={config.code}", list(shown["conv", config.code][0])))
@@ -421,17 +520,27 @@ def _plot_code_space(path: Path, codes: np.ndarray, labels: np.ndarray) -> None:
     cmap = plt.get_cmap("tab10")
     for digit in range(10):
         points = codes[labels == digit]
-        ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.5, color=cmap(digit),
-                   rasterized=True)
+        ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.5, color=cmap(digit), rasterized=True)
         centre = np.median(points, axis=0)
-        ax.text(centre[0], centre[1], str(digit), fontsize=10, weight="bold", ha="center",
-                va="center", color="white", zorder=4,
-                bbox=dict(boxstyle="round,pad=0.2", fc=cmap(digit), ec="black", lw=0.6))
+        ax.text(
+            centre[0],
+            centre[1],
+            str(digit),
+            fontsize=10,
+            weight="bold",
+            ha="center",
+            va="center",
+            color="white",
+            zorder=4,
+            bbox=dict(boxstyle="round,pad=0.2", fc=cmap(digit), ec="black", lw=0.6),
+        )
     ax.set_xlabel("code unit 1")
     ax.set_ylabel("code unit 2")
-    ax.set_title(f"2-D codes of the {len(codes):,} test images (dense, seed 0);\n"
-                 "labels at each digit's median — the labels were not used in training",
-                 fontsize=9)
+    ax.set_title(
+        f"2-D codes of the {len(codes):,} test images (dense, seed 0);\n"
+        "labels at each digit's median — the labels were not used in training",
+        fontsize=9,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -446,21 +555,42 @@ def _plot_error_vs_code(path: Path, rows: Sequence[Row], config: Config) -> None
     ax.errorbar(codes, means, yerr=stds, marker="o", capsize=3, label="dense autoencoder")
     for code, row in zip(codes, dense):
         ax.scatter([code] * len(row.values), row.values, color="black", s=6, zorder=3)
-    ax.plot(codes, [_stats(_find(rows, "pca", code))[0] for code in codes], marker="s",
-            linestyle="--", color="#55a868", label="PCA (best linear code)")
-    ax.axhline(_stats(_find(rows, "mean_image", 0))[0], color="grey", linestyle=":",
-               label="mean training image")
+    ax.plot(
+        codes,
+        [_stats(_find(rows, "pca", code))[0] for code in codes],
+        marker="s",
+        linestyle="--",
+        color="#55a868",
+        label="PCA (best linear code)",
+    )
+    ax.axhline(
+        _stats(_find(rows, "mean_image", 0))[0],
+        color="grey",
+        linestyle=":",
+        label="mean training image",
+    )
     conv = _find(rows, "conv", config.code)
-    ax.errorbar([config.code], [_stats(conv)[0]], yerr=[_stats(conv)[1]], marker="*",
-                markersize=11, color="#c44e52", linestyle="none", capsize=3,
-                label="conv autoencoder")
+    ax.errorbar(
+        [config.code],
+        [_stats(conv)[0]],
+        yerr=[_stats(conv)[1]],
+        marker="*",
+        markersize=11,
+        color="#c44e52",
+        linestyle="none",
+        capsize=3,
+        label="conv autoencoder",
+    )
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xticks(codes, [str(c) for c in codes])
     ax.set_xlabel("code size k")
     ax.set_ylabel("test MSE per pixel")
-    ax.set_title(f"Reconstruction error against code size (mean ± std, {config.seeds} "
-                 f"seed{'s' if config.seeds > 1 else ''}; dots: seeds)", fontsize=9)
+    ax.set_title(
+        f"Reconstruction error against code size (mean ± std, {config.seeds} "
+        f"seed{'s' if config.seeds > 1 else ''}; dots: seeds)",
+        fontsize=9,
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -473,25 +603,38 @@ def _plot_denoising(path: Path, inputs: np.ndarray, shown: dict, config: Config)
     rows = [("clean", list(inputs[0]))]
     for index, rate in enumerate(config.noise_levels, start=1):
         denoiser = shown[f"dense_denoising_{rate:g}", config.code]
-        rows += [(f"masked {rate:g}", list(inputs[index])),
-                 ("plain AE", list(plain[index])),
-                 (f"denoising {rate:g}", list(denoiser[index]))]
-    _image_grid(path, rows, f"Masked test images and their reconstructions, dense "
-                            f"k={config.code} (seed 0)")
+        rows += [
+            (f"masked {rate:g}", list(inputs[index])),
+            ("plain AE", list(plain[index])),
+            (f"denoising {rate:g}", list(denoiser[index])),
+        ]
+    _image_grid(
+        path, rows, f"Masked test images and their reconstructions, dense k={config.code} (seed 0)"
+    )
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", default=None,
-                        help="folder with the MNIST IDX files (default: $JAXDL_DATA_DIR, "
-                             "then the cache, downloading if needed)")
-    parser.add_argument("--seeds", type=_positive, default=None,
-                        help=f"seeds per model (default {DEFAULT.seeds}; --quick "
-                             f"{QUICK.seeds})")
-    parser.add_argument("--quick", action="store_true",
-                        help="a smoke test on scikit-learn's 8×8 digits: small models, 1 seed")
-    parser.add_argument("--out", default=None,
-                        help="output folder (default: results/ beside this file)")
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder with the MNIST IDX files (default: $JAXDL_DATA_DIR, "
+        "then the cache, downloading if needed)",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=_positive,
+        default=None,
+        help=f"seeds per model (default {DEFAULT.seeds}; --quick {QUICK.seeds})",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke test on scikit-learn's 8×8 digits: small models, 1 seed",
+    )
+    parser.add_argument(
+        "--out", default=None, help="output folder (default: results/ beside this file)"
+    )
     return parser.parse_args(argv)
 
 

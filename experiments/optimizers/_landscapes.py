@@ -65,8 +65,15 @@ LANDSCAPES = (
         bounds=(-1.6, 1.6, -0.6, 1.6),
         minima=((1.0, 1.0),),
         saddles=(),
-        learning_rates={"sgd": 1e-3, "momentum": 1e-3, "nesterov": 1e-3, "adagrad": 0.3,
-                        "adadelta": 3.0, "rmsprop": 1e-2, "adam": 0.1},
+        learning_rates={
+            "sgd": 1e-3,
+            "momentum": 1e-3,
+            "nesterov": 1e-3,
+            "adagrad": 0.3,
+            "adadelta": 3.0,
+            "rmsprop": 1e-2,
+            "adam": 0.1,
+        },
         log_levels=True,
     ),
     Landscape(
@@ -77,8 +84,15 @@ LANDSCAPES = (
         bounds=(-1.7, 1.7, -1.5, 1.5),
         minima=((0.0, 1.0), (0.0, -1.0)),
         saddles=((0.0, 0.0),),
-        learning_rates={"sgd": 1e-2, "momentum": 1e-2, "nesterov": 1e-2, "adagrad": 0.3,
-                        "adadelta": 10.0, "rmsprop": 1e-2, "adam": 3e-2},
+        learning_rates={
+            "sgd": 1e-2,
+            "momentum": 1e-2,
+            "nesterov": 1e-2,
+            "adagrad": 0.3,
+            "adadelta": 10.0,
+            "rmsprop": 1e-2,
+            "adam": 3e-2,
+        },
         log_levels=False,
     ),
 )
@@ -121,28 +135,41 @@ def plot_landscapes(path: str, colors: dict[str, str]) -> dict[str, dict[str, fl
         for rank, name in enumerate(PATH_OPTIMIZERS):
             rate = landscape.learning_rates[name]
             optimizer = getattr(optim, name)(rate)
-            points = optimizer_path(optimizer, landscape.function, landscape.start,
-                                    landscape.steps)
+            points = optimizer_path(optimizer, landscape.function, landscape.start, landscape.steps)
             finals[landscape.title][name] = float(landscape.function(points[-1]))
             # Earlier paths on top: plain SGD's short path stays visible.
             on_top = len(PATH_OPTIMIZERS) - rank
-            axis.plot(points[:, 0], points[:, 1], "-", color=colors[name], lw=1.4,
-                      alpha=0.9, zorder=2 + on_top,
-                      label=f"{name} (η={rate:g}): f={finals[landscape.title][name]:.2g}")
-            axis.plot(*points[-1], "o", color=colors[name], ms=5, mec="black", mew=0.6,
-                      zorder=20 + on_top)
+            axis.plot(
+                points[:, 0],
+                points[:, 1],
+                "-",
+                color=colors[name],
+                lw=1.4,
+                alpha=0.9,
+                zorder=2 + on_top,
+                label=f"{name} (η={rate:g}): f={finals[landscape.title][name]:.2g}",
+            )
+            axis.plot(
+                *points[-1], "o", color=colors[name], ms=5, mec="black", mew=0.6, zorder=20 + on_top
+            )
         axis.plot(*landscape.start, "s", color="black", ms=7, zorder=40)
         for minimum in landscape.minima:
             axis.plot(*minimum, "*", color="gold", ms=15, mec="black", mew=0.8, zorder=30)
         for saddle_point in landscape.saddles:
-            axis.plot(*saddle_point, "X", color="white", ms=10, mec="black", mew=0.8,
-                      zorder=30)
+            axis.plot(*saddle_point, "X", color="white", ms=10, mec="black", mew=0.8, zorder=30)
         x_min, x_max, y_min, y_max = landscape.bounds
-        axis.set(xlim=(x_min, x_max), ylim=(y_min, y_max), xlabel="x", ylabel="y",
-                 title=f"{landscape.title}: {landscape.steps} steps")
+        axis.set(
+            xlim=(x_min, x_max),
+            ylim=(y_min, y_max),
+            xlabel="x",
+            ylabel="y",
+            title=f"{landscape.title}: {landscape.steps} steps",
+        )
         axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, fontsize=9)
-    figure.suptitle("Optimizer paths from one start (■ start, ● end, ★ minimum, ✖ saddle "
-                    "point; f: the value reached)")
+    figure.suptitle(
+        "Optimizer paths from one start (■ start, ● end, ★ minimum, ✖ saddle "
+        "point; f: the value reached)"
+    )
     figure.tight_layout()
     figure.savefig(path, dpi=85)
     plt.close(figure)
@@ -152,12 +179,13 @@ def plot_landscapes(path: str, colors: dict[str, str]) -> dict[str, dict[str, fl
 def _draw_contours(axis, landscape: Landscape) -> None:
     x_min, x_max, y_min, y_max = landscape.bounds
     grid_x, grid_y = np.meshgrid(np.linspace(x_min, x_max, 200), np.linspace(y_min, y_max, 200))
-    values = np.asarray(jax.vmap(landscape.function)(
-        jnp.stack([grid_x.ravel(), grid_y.ravel()], axis=1)
-    )).reshape(grid_x.shape)
+    values = np.asarray(
+        jax.vmap(landscape.function)(jnp.stack([grid_x.ravel(), grid_y.ravel()], axis=1))
+    ).reshape(grid_x.shape)
     if landscape.log_levels:
         levels = np.logspace(-1, np.log10(values.max()), 16)
-        axis.contour(grid_x, grid_y, values, levels=levels, cmap="Greys", linewidths=0.7,
-                     norm="log")
+        axis.contour(
+            grid_x, grid_y, values, levels=levels, cmap="Greys", linewidths=0.7, norm="log"
+        )
     else:
         axis.contour(grid_x, grid_y, values, levels=16, cmap="Greys", linewidths=0.7)

@@ -72,10 +72,8 @@ class Setup:
 
 
 SETUPS = {
-    "digits": Setup(hidden=(64,), epochs=30, batch_size=32, seeds=3, validation=0.2,
-                    target=0.95),
-    "mnist": Setup(hidden=(128,), epochs=5, batch_size=128, seeds=2, validation=1 / 6,
-                   target=0.97),
+    "digits": Setup(hidden=(64,), epochs=30, batch_size=32, seeds=3, validation=0.2, target=0.95),
+    "mnist": Setup(hidden=(128,), epochs=5, batch_size=128, seeds=2, validation=1 / 6, target=0.97),
 }
 QUICK_TRAIN_SAMPLES = 2000
 
@@ -107,8 +105,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     setup = dataclasses.replace(
         SETUPS[args.dataset],
-        **{name: value for name, value in (("epochs", args.epochs), ("seeds", args.seeds))
-           if value is not None},
+        **{
+            name: value
+            for name, value in (("epochs", args.epochs), ("seeds", args.seeds))
+            if value is not None
+        },
     )
     if args.quick:
         setup = dataclasses.replace(setup, epochs=min(setup.epochs, 2), seeds=1)
@@ -131,17 +132,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         rates = learning_rate_grid(lowest, highest)
         if args.quick:
             rates = rates[len(rates) // 2 - 1 : len(rates) // 2 + 1]
-        sweeps.append(_sweep(name, make_optimizer, rates, model, train_split, validation,
-                             test, setup, steps_per_epoch))
+        sweeps.append(
+            _sweep(
+                name,
+                make_optimizer,
+                rates,
+                model,
+                train_split,
+                validation,
+                test,
+                setup,
+                steps_per_epoch,
+            )
+        )
 
     colors = _plots.colors_for(list(OPTIMIZERS))
-    _plots.plot_curves(str(out / "curves.png"), sweeps, title=description,
-                       target=setup.target, steps_per_epoch=steps_per_epoch,
-                       families=FAMILIES, colors=colors)
-    _plots.plot_lr_sensitivity(str(out / "lr_sensitivity.png"), sweeps,
-                               title=f"Final validation accuracy vs learning rate (mean, "
-                                     f"bars: min–max over seeds; ★ chosen)\n{description}",
-                               colors=colors)
+    _plots.plot_curves(
+        str(out / "curves.png"),
+        sweeps,
+        title=description,
+        target=setup.target,
+        steps_per_epoch=steps_per_epoch,
+        families=FAMILIES,
+        colors=colors,
+    )
+    _plots.plot_lr_sensitivity(
+        str(out / "lr_sensitivity.png"),
+        sweeps,
+        title=f"Final validation accuracy vs learning rate (mean, "
+        f"bars: min–max over seeds; ★ chosen)\n{description}",
+        colors=colors,
+    )
     _landscapes.plot_landscapes(str(out / "landscapes.png"), colors)
     table = _markdown_table(sweeps, setup, description)
     (out / "table.md").write_text(table)
@@ -150,8 +171,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table)
     for sweep in sweeps:
         if sweep.at_grid_edge and not args.quick:
-            print(f"note: {sweep.name}'s best learning rate {sweep.best_rate:.3g} is at the "
-                  "edge of its grid; widen the grid.")
+            print(
+                f"note: {sweep.name}'s best learning rate {sweep.best_rate:.3g} is at the "
+                "edge of its grid; widen the grid."
+            )
     print(f"results in {out}")
     return 0
 
@@ -186,21 +209,27 @@ def _sweep(
     seed_keys = jax.random.split(jax.random.key(0), setup.seeds)
     keys = seed_keys[np.tile(np.arange(setup.seeds), len(rates))]
     final_state, history = train.fit_sweep(
-        model, make_optimizer, train_split, loss=losses.softmax_cross_entropy,
-        epochs=setup.epochs, batch_size=setup.batch_size, keys=keys,
+        model,
+        make_optimizer,
+        train_split,
+        loss=losses.softmax_cross_entropy,
+        epochs=setup.epochs,
+        batch_size=setup.batch_size,
+        keys=keys,
         hyperparameters={"learning_rate": np.repeat(rates, setup.seeds)},
-        validation_data=validation, progress=f"{name:>8}",
+        validation_data=validation,
+        progress=f"{name:>8}",
     )
-    history = {metric: values.reshape(len(rates), setup.seeds, -1)
-               for metric, values in history.items()}
+    history = {
+        metric: values.reshape(len(rates), setup.seeds, -1) for metric, values in history.items()
+    }
     best = _choose(history)
     chosen = slice(best * setup.seeds, (best + 1) * setup.seeds)
     chosen_state = jax.tree_util.tree_map(lambda leaf: leaf[chosen], final_state)
     test_accuracy = np.asarray(_evaluate_runs(model, chosen_state, test)["accuracy"])
     reached = np.flatnonzero(history["val_accuracy"][best].mean(axis=0) >= setup.target)
     steps = int(reached[0] + 1) * steps_per_epoch if reached.size else None
-    return Sweep(name, rates, history, best, test_accuracy, steps,
-                 time.perf_counter() - start)
+    return Sweep(name, rates, history, best, test_accuracy, steps, time.perf_counter() - start)
 
 
 def _choose(history: dict[str, np.ndarray]) -> int:
@@ -211,8 +240,9 @@ def _choose(history: dict[str, np.ndarray]) -> int:
     return int(np.lexsort((loss, -accuracy))[0])
 
 
-def _evaluate_runs(model: nn.Layer, stacked_state: train.TrainState,
-                   split: tuple[np.ndarray, np.ndarray]) -> dict[str, jax.Array]:
+def _evaluate_runs(
+    model: nn.Layer, stacked_state: train.TrainState, split: tuple[np.ndarray, np.ndarray]
+) -> dict[str, jax.Array]:
     """Test metrics of every run in a stacked state, vmapped over the runs."""
     evaluate = train.make_evaluate(
         train.make_eval_step(model, losses.softmax_cross_entropy), batch_size=1000
@@ -225,15 +255,15 @@ def _load(args: argparse.Namespace, setup: Setup) -> tuple[tuple[np.ndarray, np.
     training set with a fixed key; ``--quick`` keeps a small part of each."""
     dataset = data.digits() if args.dataset == "digits" else data.mnist(args.data_dir)
     train_split, validation = data.train_val_split(
-        dataset.x_train, dataset.y_train, key=jax.random.key(2024),
+        dataset.x_train,
+        dataset.y_train,
+        key=jax.random.key(2024),
         fraction=setup.validation,
     )
     test = dataset.test
     if args.quick:
         n = QUICK_TRAIN_SAMPLES
-        train_split, validation, test = (
-            (x[:n], y[:n]) for x, y in (train_split, validation, test)
-        )
+        train_split, validation, test = ((x[:n], y[:n]) for x, y in (train_split, validation, test))
     return train_split, validation, test
 
 
@@ -267,49 +297,80 @@ def _markdown_table(sweeps: Sequence[Sweep], setup: Setup, description: str) -> 
 def _write_table_csv(path: Path, sweeps: Sequence[Sweep]) -> None:
     with path.open("w", newline="") as file:
         writer = csv.writer(file)
-        writer.writerow(["optimizer", "best_learning_rate", "val_accuracy_mean",
-                         "test_accuracy_mean", "test_accuracy_std", "steps_to_target",
-                         "sweep_seconds"])
+        writer.writerow(
+            [
+                "optimizer",
+                "best_learning_rate",
+                "val_accuracy_mean",
+                "test_accuracy_mean",
+                "test_accuracy_std",
+                "steps_to_target",
+                "sweep_seconds",
+            ]
+        )
         for sweep in sweeps:
-            writer.writerow([
-                sweep.name, f"{sweep.best_rate:.6g}",
-                f"{np.nanmean(sweep.history['val_accuracy'][sweep.best, :, -1]):.6f}",
-                f"{sweep.test_accuracy.mean():.6f}", f"{sweep.test_accuracy.std():.6f}",
-                "" if sweep.steps_to_target is None else sweep.steps_to_target,
-                f"{sweep.seconds:.2f}",
-            ])
+            writer.writerow(
+                [
+                    sweep.name,
+                    f"{sweep.best_rate:.6g}",
+                    f"{np.nanmean(sweep.history['val_accuracy'][sweep.best, :, -1]):.6f}",
+                    f"{sweep.test_accuracy.mean():.6f}",
+                    f"{sweep.test_accuracy.std():.6f}",
+                    "" if sweep.steps_to_target is None else sweep.steps_to_target,
+                    f"{sweep.seconds:.2f}",
+                ]
+            )
 
 
 def _write_grid_csv(path: Path, sweeps: Sequence[Sweep]) -> None:
     """Every run's final metrics: one row per optimizer × learning rate × seed."""
     with path.open("w", newline="") as file:
         writer = csv.writer(file)
-        writer.writerow(["optimizer", "learning_rate", "seed", "train_loss", "val_loss",
-                         "val_accuracy"])
+        writer.writerow(
+            ["optimizer", "learning_rate", "seed", "train_loss", "val_loss", "val_accuracy"]
+        )
         for sweep in sweeps:
             for i, rate in enumerate(sweep.learning_rates):
                 for seed in range(sweep.history["loss"].shape[1]):
-                    writer.writerow([sweep.name, f"{rate:.6g}", seed] + [
-                        f"{sweep.history[metric][i, seed, -1]:.6g}"
-                        for metric in ("loss", "val_loss", "val_accuracy")
-                    ])
+                    writer.writerow(
+                        [sweep.name, f"{rate:.6g}", seed]
+                        + [
+                            f"{sweep.history[metric][i, seed, -1]:.6g}"
+                            for metric in ("loss", "val_loss", "val_accuracy")
+                        ]
+                    )
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", choices=sorted(SETUPS), default="digits")
-    parser.add_argument("--data-dir", default=None,
-                        help="folder with the MNIST IDX files (default: $JAXDL_DATA_DIR, "
-                             "then the cache, downloading if needed)")
-    parser.add_argument("--epochs", type=_positive, default=None,
-                        help="epochs per run (default: 30 on digits, 5 on MNIST)")
-    parser.add_argument("--seeds", type=_positive, default=None,
-                        help="seeds per learning rate (default: 3 on digits, 2 on MNIST)")
-    parser.add_argument("--quick", action="store_true",
-                        help="a smoke test: 2 learning rates, 1 seed, at most 2 epochs, "
-                             f"at most {QUICK_TRAIN_SAMPLES} samples per split")
-    parser.add_argument("--out", default=None,
-                        help="output folder (default: results/<dataset>/ beside this file)")
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder with the MNIST IDX files (default: $JAXDL_DATA_DIR, "
+        "then the cache, downloading if needed)",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=_positive,
+        default=None,
+        help="epochs per run (default: 30 on digits, 5 on MNIST)",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=_positive,
+        default=None,
+        help="seeds per learning rate (default: 3 on digits, 2 on MNIST)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke test: 2 learning rates, 1 seed, at most 2 epochs, "
+        f"at most {QUICK_TRAIN_SAMPLES} samples per split",
+    )
+    parser.add_argument(
+        "--out", default=None, help="output folder (default: results/<dataset>/ beside this file)"
+    )
     return parser.parse_args(argv)
 
 

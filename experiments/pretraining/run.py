@@ -46,8 +46,12 @@ from jaxdl import activations, data, initializers, losses, nn, optim, train
 HERE = Path(__file__).resolve().parent
 METHODS = ("no_pretraining", "supervised_greedy", "autoencoder_greedy", "shallow")
 # Table 1 of Bengio et al. (2006): MNIST test classification error (%), for comparison.
-PAPER = {"no_pretraining": 2.40, "supervised_greedy": 2.04, "autoencoder_greedy": 1.40,
-         "shallow": 1.86}
+PAPER = {
+    "no_pretraining": 2.40,
+    "supervised_greedy": 2.04,
+    "autoencoder_greedy": 1.40,
+    "shallow": 1.86,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,13 +82,24 @@ def _linear(width: int) -> nn.Layer:
 # 0.5/2/5 after an autoencoder stage (sigmoid units with small weights learn slowly).
 SETTINGS = {
     "sigmoid_sgd": Setting(
-        "sigmoid_sgd", "sigmoid + SGD (the paper's setting)", activations.sigmoid,
+        "sigmoid_sgd",
+        "sigmoid + SGD (the paper's setting)",
+        activations.sigmoid,
         initializers.variance_scaling(1 / 3, "fan_in", "uniform"),  # U(±1/√fan_in)
-        optim.sgd(0.5), optim.sgd(5.0), _linear, losses.binary_cross_entropy_with_logits,
+        optim.sgd(0.5),
+        optim.sgd(5.0),
+        _linear,
+        losses.binary_cross_entropy_with_logits,
     ),
     "relu_adam": Setting(
-        "relu_adam", "ReLU + He init + Adam", activations.relu, initializers.he_normal(),
-        optim.adam(1e-3), optim.adam(1e-3), _linear, losses.mse,
+        "relu_adam",
+        "ReLU + He init + Adam",
+        activations.relu,
+        initializers.he_normal(),
+        optim.adam(1e-3),
+        optim.adam(1e-3),
+        _linear,
+        losses.mse,
     ),
 }
 
@@ -101,10 +116,26 @@ class Config:
     seeds: int
 
 
-DEFAULT = Config(depth=3, width=256, shallow_width=420, epochs=20, pretrain_epochs=10,
-                 batch_size=32, train_size=10_000, seeds=3)
-QUICK = Config(depth=2, width=32, shallow_width=64, epochs=8, pretrain_epochs=2,
-               batch_size=16, train_size=1_000, seeds=1)
+DEFAULT = Config(
+    depth=3,
+    width=256,
+    shallow_width=420,
+    epochs=20,
+    pretrain_epochs=10,
+    batch_size=32,
+    train_size=10_000,
+    seeds=3,
+)
+QUICK = Config(
+    depth=2,
+    width=32,
+    shallow_width=64,
+    epochs=8,
+    pretrain_epochs=2,
+    batch_size=16,
+    train_size=1_000,
+    seeds=1,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -116,8 +147,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Path(args.out) if args.out else HERE / "results"
     out.mkdir(parents=True, exist_ok=True)
     (x_train, y_train), (x_test, y_test) = _load(args, config)
-    print(f"{len(x_train)} training and {len(x_test)} test images of {x_train.shape[1]} "
-          f"pixels; {config.depth} hidden layers of {config.width}; {config.seeds} seeds")
+    print(
+        f"{len(x_train)} training and {len(x_test)} test images of {x_train.shape[1]} "
+        f"pixels; {config.depth} hidden layers of {config.width}; {config.seeds} seeds"
+    )
 
     results: dict[str, dict[str, list[float]]] = {}
     curves: dict[str, dict[str, list[float]]] = {}
@@ -128,8 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         results[setting.name] = {method: [] for method in METHODS}
         for seed in range(config.seeds):
             for method in METHODS:
-                error, histories = _run(method, setting, config, seed, (x_train, y_train),
-                                        (x_test, y_test))
+                error, histories = _run(
+                    method, setting, config, seed, (x_train, y_train), (x_test, y_test)
+                )
                 results[setting.name][method].append(error)
                 if seed == 0:
                     curves[f"{setting.name}/{method}"] = histories
@@ -148,32 +182,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _run(method: str, setting: Setting, config: Config, seed: int,
-         train_data: tuple[np.ndarray, np.ndarray], test_data: tuple[np.ndarray, np.ndarray],
-         ) -> tuple[float, dict[str, list[float]]]:
+def _run(
+    method: str,
+    setting: Setting,
+    config: Config,
+    seed: int,
+    train_data: tuple[np.ndarray, np.ndarray],
+    test_data: tuple[np.ndarray, np.ndarray],
+) -> tuple[float, dict[str, list[float]]]:
     """Train one network; return its test error (%) and its loss curve per stage."""
     key = jax.random.key(seed)
-    dense = lambda width: nn.Dense(width, activation=setting.activation,  # noqa: E731
-                                   kernel_init=setting.kernel_init)
+
+    def dense(width):
+        return nn.Dense(width, activation=setting.activation, kernel_init=setting.kernel_init)
+
     head = nn.Dense(10, kernel_init=setting.kernel_init)
-    common = dict(loss=losses.softmax_cross_entropy, batch_size=config.batch_size,
-                  key=key, progress=False)
+    common = dict(
+        loss=losses.softmax_cross_entropy, batch_size=config.batch_size, key=key, progress=False
+    )
     if method in ("no_pretraining", "shallow"):
-        hidden = ([dense(config.shallow_width)] if method == "shallow"
-                  else [dense(config.width) for _ in range(config.depth)])
+        hidden = (
+            [dense(config.shallow_width)]
+            if method == "shallow"
+            else [dense(config.width) for _ in range(config.depth)]
+        )
         model = nn.Sequential([*hidden, head])
-        state, history = train.fit(model, setting.optimizer, train_data,
-                                   epochs=config.epochs, **common)
+        state, history = train.fit(
+            model, setting.optimizer, train_data, epochs=config.epochs, **common
+        )
         histories = {"train": history["loss"]}
     else:
         kind = "supervised" if method == "supervised_greedy" else "autoencoder"
         result = train.greedy_pretrain(
-            [dense(config.width) for _ in range(config.depth)], head, train_data,
-            optimizer=setting.optimizer, pretrain_epochs=config.pretrain_epochs,
-            epochs=config.epochs, method=kind,
-            pretrain_optimizer=(setting.autoencoder_optimizer if kind == "autoencoder"
-                                else setting.optimizer),
-            decoder=setting.decoder, reconstruction_loss=setting.reconstruction_loss,
+            [dense(config.width) for _ in range(config.depth)],
+            head,
+            train_data,
+            optimizer=setting.optimizer,
+            pretrain_epochs=config.pretrain_epochs,
+            epochs=config.epochs,
+            method=kind,
+            pretrain_optimizer=(
+                setting.autoencoder_optimizer if kind == "autoencoder" else setting.optimizer
+            ),
+            decoder=setting.decoder,
+            reconstruction_loss=setting.reconstruction_loss,
             **common,
         )
         model, state = result.model, result.train_state
@@ -202,8 +254,7 @@ def _write_csv(path: Path, errors: dict[str, list[float]], seeds: int) -> None:
             writer.writerow([method, f"{values.mean():.3f}", f"{values.std():.3f}", seeds])
 
 
-def _markdown(results: dict[str, dict[str, list[float]]], config: Config, *,
-              quick: bool) -> str:
+def _markdown(results: dict[str, dict[str, list[float]]], config: Config, *, quick: bool) -> str:
     data_name = "digits (quick mode)" if quick else "MNIST"
     lines = [
         f"# Greedy layer-wise pre-training — {data_name}",
@@ -214,13 +265,16 @@ def _markdown(results: dict[str, dict[str, list[float]]], config: Config, *,
         f"stage {config.pretrain_epochs} epochs; batch {config.batch_size}. Test error in "
         f"%, mean ± std over {config.seeds} seeds (0 … {config.seeds - 1}).",
         "",
-        "| method | " + " | ".join(SETTINGS[name].title for name in results)
+        "| method | "
+        + " | ".join(SETTINGS[name].title for name in results)
         + " | Bengio et al. (2006), Table 1 |",
         "|---|" + "---:|" * (len(results) + 1),
     ]
     for method in METHODS:
-        cells = [f"{np.mean(results[name][method]):.2f} ± {np.std(results[name][method]):.2f}"
-                 for name in results]
+        cells = [
+            f"{np.mean(results[name][method]):.2f} ± {np.std(results[name][method]):.2f}"
+            for name in results
+        ]
         lines.append(f"| {method} | " + " | ".join(cells) + f" | {PAPER[method]:.2f} |")
     return "\n".join(lines) + "\n"
 
@@ -230,15 +284,21 @@ def _plot_errors(path: Path, results: dict[str, dict[str, list[float]]], config:
     for ax, (name, errors) in zip(np.atleast_1d(axes), results.items()):
         means = [np.mean(errors[m]) for m in METHODS]
         spreads = [np.std(errors[m]) for m in METHODS]
-        ax.bar(range(len(METHODS)), means, yerr=spreads, capsize=4,
-               color=["#888888", "#4c72b0", "#55a868", "#c44e52"])
+        ax.bar(
+            range(len(METHODS)),
+            means,
+            yerr=spreads,
+            capsize=4,
+            color=["#888888", "#4c72b0", "#55a868", "#c44e52"],
+        )
         for i, method in enumerate(METHODS):
             ax.scatter([i] * len(errors[method]), errors[method], color="black", s=8, zorder=3)
         ax.set_xticks(range(len(METHODS)), [m.replace("_", "\n") for m in METHODS], fontsize=8)
         ax.set_title(SETTINGS[name].title, fontsize=10)
         ax.set_ylabel("test error (%)")
-    fig.suptitle(f"Test error by method, mean ± std over {config.seeds} seeds (dots: seeds)",
-                 fontsize=10)
+    fig.suptitle(
+        f"Test error by method, mean ± std over {config.seeds} seeds (dots: seeds)", fontsize=10
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -266,15 +326,23 @@ def _plot_stages(path: Path, curves: dict[str, dict[str, list[float]]]) -> None:
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", default=None,
-                        help="folder with the MNIST IDX files (default: $JAXDL_DATA_DIR, "
-                             "then the cache, downloading if needed)")
-    parser.add_argument("--seeds", type=_positive, default=None,
-                        help=f"seeds per method (default {DEFAULT.seeds})")
-    parser.add_argument("--quick", action="store_true",
-                        help="a smoke test on scikit-learn's digits: 2 small layers, 1 seed")
-    parser.add_argument("--out", default=None,
-                        help="output folder (default: results/ beside this file)")
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder with the MNIST IDX files (default: $JAXDL_DATA_DIR, "
+        "then the cache, downloading if needed)",
+    )
+    parser.add_argument(
+        "--seeds", type=_positive, default=None, help=f"seeds per method (default {DEFAULT.seeds})"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke test on scikit-learn's digits: 2 small layers, 1 seed",
+    )
+    parser.add_argument(
+        "--out", default=None, help="output folder (default: results/ beside this file)"
+    )
     return parser.parse_args(argv)
 
 

@@ -68,10 +68,24 @@ class Config:
     batch_norm: bool = True
 
 
-DEFAULT = Config(depths=(1, 2, 4, 8, 16), width=64, epochs=10, batch_size=128,
-                 train_size=10_000, seeds=3, learning_rates=(0.01, 0.03, 0.1))
-QUICK = Config(depths=(1, 2), width=16, epochs=2, batch_size=64, train_size=None, seeds=2,
-               learning_rates=(0.03, 0.1))
+DEFAULT = Config(
+    depths=(1, 2, 4, 8, 16),
+    width=64,
+    epochs=10,
+    batch_size=128,
+    train_size=10_000,
+    seeds=3,
+    learning_rates=(0.01, 0.03, 0.1),
+)
+QUICK = Config(
+    depths=(1, 2),
+    width=16,
+    epochs=2,
+    batch_size=64,
+    train_size=None,
+    seeds=2,
+    learning_rates=(0.03, 0.1),
+)
 
 
 @dataclasses.dataclass
@@ -132,10 +146,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         for variant in VARIANTS:
             result = _train(depth, variant, config, train_data, test_data)
             results.append(result)
-            print(f"{result.layers:3d} layers {variant:8s}: best lr {result.best_rate:g}, "
-                  f"train error {_spread(result.at_best('train_error'))} %, test error "
-                  f"{_spread(result.at_best('test_error'))} % ({result.seconds:.0f} s)",
-                  flush=True)
+            print(
+                f"{result.layers:3d} layers {variant:8s}: best lr {result.best_rate:g}, "
+                f"train error {_spread(result.at_best('train_error'))} %, test error "
+                f"{_spread(result.at_best('test_error'))} % ({result.seconds:.0f} s)",
+                flush=True,
+            )
     seconds = time.perf_counter() - start
 
     table = _markdown(results, config, description)
@@ -166,8 +182,9 @@ def _config(args: argparse.Namespace) -> Config:
     )
 
 
-def _load(dataset: str, data_dir: str | None, config: Config
-          ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+def _load(
+    dataset: str, data_dir: str | None, config: Config
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Flattened images in [0, 1]: a fixed random subset of the training set (the same
     for every network and seed) and the whole test set."""
     if dataset == "digits":
@@ -180,14 +197,23 @@ def _load(dataset: str, data_dir: str | None, config: Config
     return (ds.x_train[order], ds.y_train[order]), ds.test
 
 
-def _train(depth: int, variant: str, config: Config,
-           train_data: tuple[np.ndarray, np.ndarray],
-           test_data: tuple[np.ndarray, np.ndarray]) -> Result:
+def _train(
+    depth: int,
+    variant: str,
+    config: Config,
+    train_data: tuple[np.ndarray, np.ndarray],
+    test_data: tuple[np.ndarray, np.ndarray],
+) -> Result:
     """Train every learning rate × seed of one network as one ``fit_sweep``; measure the
     final networks on the training images and the test set in inference mode."""
     start = time.perf_counter()
-    model = models.residual_mlp(10, width=config.width, depth=depth,
-                                residual=variant == "residual", batch_norm=config.batch_norm)
+    model = models.residual_mlp(
+        10,
+        width=config.width,
+        depth=depth,
+        residual=variant == "residual",
+        batch_norm=config.batch_norm,
+    )
     steps = config.epochs * (len(train_data[0]) // config.batch_size)
 
     def make_optimizer(learning_rate) -> optim.GradientTransformation:
@@ -199,16 +225,24 @@ def _train(depth: int, variant: str, config: Config,
     rates, seeds = len(config.learning_rates), config.seeds
     keys = jnp.stack([jax.random.key(seed) for seed in range(seeds)] * rates)
     final_state, history = train.fit_sweep(
-        model, make_optimizer, train_data, loss=losses.softmax_cross_entropy,
-        epochs=config.epochs, batch_size=config.batch_size, keys=keys,
+        model,
+        make_optimizer,
+        train_data,
+        loss=losses.softmax_cross_entropy,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        keys=keys,
         hyperparameters={"learning_rate": np.repeat(config.learning_rates, seeds)},
-        validation_data=test_data, eval_batch_size=1000, progress=False,
+        validation_data=test_data,
+        eval_batch_size=1000,
+        progress=False,
     )
     # The last epoch's validation pass gives the final networks' test error; the training
     # error is measured the same way (inference mode) on the training images.
     evaluate = jax.vmap(
-        train.make_evaluate(train.make_eval_step(model, losses.softmax_cross_entropy),
-                            batch_size=1000),
+        train.make_evaluate(
+            train.make_eval_step(model, losses.softmax_cross_entropy), batch_size=1000
+        ),
         in_axes=(0, None, None),
     )
     on_train = jax.device_get(evaluate(final_state, *train_data))
@@ -230,14 +264,17 @@ def _train(depth: int, variant: str, config: Config,
 
     first_run = jax.tree_util.tree_map(lambda leaf: leaf[0], final_state.params)
     return Result(
-        depth=depth, variant=variant, params=sum(nn.count_params(first_run)),
+        depth=depth,
+        variant=variant,
+        params=sum(nn.count_params(first_run)),
         learning_rates=config.learning_rates,
         train_error=error(on_train["accuracy"]),
         test_error=error(history["val_accuracy"][..., -1]),
         train_loss=train_loss,
         running_train_error=error(history["accuracy"][..., -1]),
         history=history,
-        best=choose(train_loss), seconds=time.perf_counter() - start,
+        best=choose(train_loss),
+        seconds=time.perf_counter() - start,
     )
 
 
@@ -294,13 +331,16 @@ def _markdown(results: Sequence[Result], config: Config, description: str) -> st
         "",
         "Training error (%) at every learning rate, mean over seeds (— : a seed diverged):",
         "",
-        "| layers | variant | " + " | ".join(f"lr {rate:g}" for rate in config.learning_rates)
+        "| layers | variant | "
+        + " | ".join(f"lr {rate:g}" for rate in config.learning_rates)
         + " |",
         "|---:|---|" + "---:|" * len(config.learning_rates),
     ]
     for r in results:
-        cells = ["—" if r.diverged[i].any() else f"{np.mean(r.train_error[i]):.2f}"
-                 for i in range(len(r.learning_rates))]
+        cells = [
+            "—" if r.diverged[i].any() else f"{np.mean(r.train_error[i]):.2f}"
+            for i in range(len(r.learning_rates))
+        ]
         cells[r.best] = f"**{cells[r.best]}**"
         lines.append(f"| {r.layers} | {r.variant} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -309,39 +349,78 @@ def _markdown(results: Sequence[Result], config: Config, description: str) -> st
 def _write_table_csv(path: Path, results: Sequence[Result], config: Config) -> None:
     with path.open("w", newline="") as file:
         writer = csv.writer(file)
-        writer.writerow(["depth", "layers", "variant", "params", "learning_rate",
-                         "train_error_percent", "train_error_std", "test_error_percent",
-                         "test_error_std", "train_loss", "running_train_error_percent",
-                         "diverged", "seeds"])
+        writer.writerow(
+            [
+                "depth",
+                "layers",
+                "variant",
+                "params",
+                "learning_rate",
+                "train_error_percent",
+                "train_error_std",
+                "test_error_percent",
+                "test_error_std",
+                "train_loss",
+                "running_train_error_percent",
+                "diverged",
+                "seeds",
+            ]
+        )
         for r in results:
-            writer.writerow([
-                r.depth, r.layers, r.variant, r.params, f"{r.best_rate:g}",
-                f"{np.mean(r.at_best('train_error')):.3f}",
-                f"{np.std(r.at_best('train_error')):.3f}",
-                f"{np.mean(r.at_best('test_error')):.3f}",
-                f"{np.std(r.at_best('test_error')):.3f}",
-                f"{np.mean(r.at_best('train_loss')):.5f}",
-                f"{np.mean(r.at_best('running_train_error')):.3f}",
-                int(r.diverged[r.best].sum()), config.seeds,
-            ])
+            writer.writerow(
+                [
+                    r.depth,
+                    r.layers,
+                    r.variant,
+                    r.params,
+                    f"{r.best_rate:g}",
+                    f"{np.mean(r.at_best('train_error')):.3f}",
+                    f"{np.std(r.at_best('train_error')):.3f}",
+                    f"{np.mean(r.at_best('test_error')):.3f}",
+                    f"{np.std(r.at_best('test_error')):.3f}",
+                    f"{np.mean(r.at_best('train_loss')):.5f}",
+                    f"{np.mean(r.at_best('running_train_error')):.3f}",
+                    int(r.diverged[r.best].sum()),
+                    config.seeds,
+                ]
+            )
 
 
 def _write_runs_csv(path: Path, results: Sequence[Result]) -> None:
     """Every run's final numbers: one row per network × learning rate × seed."""
     with path.open("w", newline="") as file:
         writer = csv.writer(file)
-        writer.writerow(["depth", "layers", "variant", "learning_rate", "chosen", "seed",
-                         "train_error_percent", "test_error_percent", "train_loss",
-                         "running_train_error_percent"])
+        writer.writerow(
+            [
+                "depth",
+                "layers",
+                "variant",
+                "learning_rate",
+                "chosen",
+                "seed",
+                "train_error_percent",
+                "test_error_percent",
+                "train_loss",
+                "running_train_error_percent",
+            ]
+        )
         for r in results:
             for i, rate in enumerate(r.learning_rates):
                 for seed in range(r.train_loss.shape[1]):
-                    writer.writerow([
-                        r.depth, r.layers, r.variant, f"{rate:g}", int(i == r.best), seed,
-                        f"{r.train_error[i, seed]:.3f}", f"{r.test_error[i, seed]:.3f}",
-                        f"{r.train_loss[i, seed]:.5f}",
-                        f"{r.running_train_error[i, seed]:.3f}",
-                    ])
+                    writer.writerow(
+                        [
+                            r.depth,
+                            r.layers,
+                            r.variant,
+                            f"{rate:g}",
+                            int(i == r.best),
+                            seed,
+                            f"{r.train_error[i, seed]:.3f}",
+                            f"{r.test_error[i, seed]:.3f}",
+                            f"{r.train_loss[i, seed]:.5f}",
+                            f"{r.running_train_error[i, seed]:.3f}",
+                        ]
+                    )
 
 
 def _depth_axis(ax, layers: Sequence[int]) -> None:
@@ -352,28 +431,38 @@ def _depth_axis(ax, layers: Sequence[int]) -> None:
     ax.grid(alpha=0.3)
 
 
-def _plot_error_vs_depth(path: Path, results: Sequence[Result], config: Config,
-                         description: str) -> None:
+def _plot_error_vs_depth(
+    path: Path, results: Sequence[Result], config: Config, description: str
+) -> None:
     """Final training and test error against depth, each network at its chosen rate."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     layers = sorted({r.layers for r in results})
-    for ax, (field, title) in zip(axes, (("train_error", "training error"),
-                                         ("test_error", "test error"))):
+    for ax, (field, title) in zip(
+        axes, (("train_error", "training error"), ("test_error", "test error"))
+    ):
         for variant in VARIANTS:
             rows = [r for r in results if r.variant == variant]
             values = [r.at_best(field) for r in rows]
-            ax.errorbar([r.layers for r in rows], [np.mean(v) for v in values],
-                        yerr=[np.std(v) for v in values], marker="o", capsize=3,
-                        color=COLORS[variant], label=variant)
+            ax.errorbar(
+                [r.layers for r in rows],
+                [np.mean(v) for v in values],
+                yerr=[np.std(v) for v in values],
+                marker="o",
+                capsize=3,
+                color=COLORS[variant],
+                label=variant,
+            )
             for r, v in zip(rows, values):
-                ax.scatter(np.full(len(v), r.layers), v, s=8, color=COLORS[variant],
-                           alpha=0.5)
+                ax.scatter(np.full(len(v), r.layers), v, s=8, color=COLORS[variant], alpha=0.5)
         _depth_axis(ax, layers)
         ax.set_ylabel(f"{title} (%)")
         ax.set_title(f"final {title}", fontsize=10)
         ax.legend(fontsize=8)
-    fig.suptitle(f"Each network at its best learning rate; mean ± std over {config.seeds} "
-                 f"seeds (dots: seeds)\n" + textwrap.fill(description, 130), fontsize=8)
+    fig.suptitle(
+        f"Each network at its best learning rate; mean ± std over {config.seeds} "
+        f"seeds (dots: seeds)\n" + textwrap.fill(description, 130),
+        fontsize=8,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
@@ -387,14 +476,22 @@ def _plot_lr_sensitivity(path: Path, results: Sequence[Result], config: Config) 
     for i, (ax, rate) in enumerate(zip(np.atleast_1d(axes), rates)):
         for variant in VARIANTS:
             rows = [r for r in results if r.variant == variant]
-            ax.plot([r.layers for r in rows], [np.mean(r.train_error[i]) for r in rows],
-                    marker="o", color=COLORS[variant], label=variant)
+            ax.plot(
+                [r.layers for r in rows],
+                [np.mean(r.train_error[i]) for r in rows],
+                marker="o",
+                color=COLORS[variant],
+                label=variant,
+            )
         _depth_axis(ax, layers)
         ax.set_title(f"learning rate {rate:g}", fontsize=10)
         ax.legend(fontsize=8)
     np.atleast_1d(axes)[0].set_ylabel("final training error (%)")
-    fig.suptitle(f"Training error at every learning rate, mean over {config.seeds} seeds "
-                 "(a diverged seed leaves a gap)", fontsize=9)
+    fig.suptitle(
+        f"Training error at every learning rate, mean over {config.seeds} seeds "
+        "(a diverged seed leaves a gap)",
+        fontsize=9,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
@@ -416,15 +513,17 @@ def _plot_curves(path: Path, results: Sequence[Result], config: Config) -> None:
             color = COLORS[variant] if depth == deep else "#777777"
             label = f"{r.layers} layers (lr {r.best_rate:g})"
             ax.plot(epochs, train_error, color=color, lw=width, label=f"{label}, training")
-            ax.plot(epochs, test_error, color=color, lw=width, ls="--",
-                    label=f"{label}, test")
+            ax.plot(epochs, test_error, color=color, lw=width, ls="--", label=f"{label}, test")
         ax.set_title(f"{variant} networks", fontsize=10)
         ax.set_xlabel("epoch")
         ax.set_ylabel("error (%)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(f"Error per epoch, mean over {config.seeds} seeds: the shallowest and the "
-                 "deepest pair, each at its best learning rate", fontsize=9)
+    fig.suptitle(
+        f"Error per epoch, mean over {config.seeds} seeds: the shallowest and the "
+        "deepest pair, each at its best learning rate",
+        fontsize=9,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
@@ -432,31 +531,58 @@ def _plot_curves(path: Path, results: Sequence[Result], config: Config) -> None:
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", choices=["fashion_mnist", "mnist"],
-                        default="fashion_mnist")
-    parser.add_argument("--data-dir", default=None,
-                        help="folder with the IDX files (default: $JAXDL_DATA_DIR, then the "
-                             "cache, downloading if needed)")
-    parser.add_argument("--seeds", type=_positive, default=None,
-                        help=f"seeds per network and learning rate (default {DEFAULT.seeds})")
-    parser.add_argument("--quick", action="store_true",
-                        help="a smoke test on scikit-learn's digits (offline): blocks "
-                             f"{QUICK.depths}, width {QUICK.width}, {QUICK.epochs} epochs, "
-                             f"{QUICK.seeds} seeds, learning rates {QUICK.learning_rates}")
-    parser.add_argument("--out", default=None,
-                        help="output folder (default: results/ beside this file)")
-    parser.add_argument("--depths", type=_positive, nargs="+", default=None,
-                        help=f"residual_mlp blocks per network (default {DEFAULT.depths})")
-    parser.add_argument("--width", type=_positive, default=None,
-                        help=f"hidden units (default {DEFAULT.width})")
-    parser.add_argument("--epochs", type=_positive, default=None,
-                        help=f"epochs (default {DEFAULT.epochs})")
-    parser.add_argument("--learning-rates", type=_positive_float, nargs="+", default=None,
-                        help=f"the learning-rate grid (default {DEFAULT.learning_rates})")
-    parser.add_argument("--train-size", type=_positive, default=None,
-                        help=f"training images (default {DEFAULT.train_size:,})")
-    parser.add_argument("--no-batch-norm", action="store_true",
-                        help="build the networks without batch norm")
+    parser.add_argument("--dataset", choices=["fashion_mnist", "mnist"], default="fashion_mnist")
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder with the IDX files (default: $JAXDL_DATA_DIR, then the "
+        "cache, downloading if needed)",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=_positive,
+        default=None,
+        help=f"seeds per network and learning rate (default {DEFAULT.seeds})",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke test on scikit-learn's digits (offline): blocks "
+        f"{QUICK.depths}, width {QUICK.width}, {QUICK.epochs} epochs, "
+        f"{QUICK.seeds} seeds, learning rates {QUICK.learning_rates}",
+    )
+    parser.add_argument(
+        "--out", default=None, help="output folder (default: results/ beside this file)"
+    )
+    parser.add_argument(
+        "--depths",
+        type=_positive,
+        nargs="+",
+        default=None,
+        help=f"residual_mlp blocks per network (default {DEFAULT.depths})",
+    )
+    parser.add_argument(
+        "--width", type=_positive, default=None, help=f"hidden units (default {DEFAULT.width})"
+    )
+    parser.add_argument(
+        "--epochs", type=_positive, default=None, help=f"epochs (default {DEFAULT.epochs})"
+    )
+    parser.add_argument(
+        "--learning-rates",
+        type=_positive_float,
+        nargs="+",
+        default=None,
+        help=f"the learning-rate grid (default {DEFAULT.learning_rates})",
+    )
+    parser.add_argument(
+        "--train-size",
+        type=_positive,
+        default=None,
+        help=f"training images (default {DEFAULT.train_size:,})",
+    )
+    parser.add_argument(
+        "--no-batch-norm", action="store_true", help="build the networks without batch norm"
+    )
     return parser.parse_args(argv)
 
 

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxdl._checks import is_concrete, shape_of
+from jaxdl._checks import check_int, is_concrete, shape_of
 
 __all__ = ["batches", "epoch_batches", "num_batches", "shuffle", "train_val_split"]
 
@@ -109,8 +109,7 @@ def num_batches(n: int, batch_size: int, drop_last: bool = False) -> int:
         (3, 2)
     """
     _check_batch_size("num_batches", batch_size)
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"num_batches: n must be an integer >= 0, got {n!r}.")
+    n = check_int("num_batches", "n", n, minimum=0)
     return n // batch_size if drop_last else math.ceil(n / batch_size)
 
 
@@ -239,10 +238,7 @@ def _common_length(name: str, arrays: dict[str, Any]) -> int:
 
 
 def _check_batch_size(name: str, batch_size: Any) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-        raise ValueError(f"{name}: batch_size must be a Python int >= 1, got {batch_size!r}.")
-    if batch_size < 1:
-        raise ValueError(f"{name}: batch_size must be >= 1, got {batch_size}.")
+    check_int(name, "batch_size", batch_size, minimum=1)
 
 
 def _batch_count(name: str, n: int, batch_size: int, drop_last: bool) -> int:
@@ -267,7 +263,8 @@ def _validation_size(n: int, fraction: float | None, size: int | None) -> int:
         if not 0 < fraction < 1:
             raise ValueError(f"train_val_split: fraction must lie in (0, 1), got {fraction!r}.")
         size = round(n * fraction)
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 0 < size < n:
+    size = check_int("train_val_split", "size", size)
+    if not 0 < size < n:
         raise ValueError(
             f"train_val_split: the validation size must be an integer in [1, {n - 1}] for "
             f"{n} samples, so that neither part is empty; got {size!r}."

@@ -46,6 +46,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from jaxdl._checks import check_int
 from jaxdl.data._cache import CachedArray, cached_arrays
 from jaxdl.data._download import (
     ChecksumError,
@@ -243,8 +244,7 @@ def mnist1d(*, seed: int = 42, flatten: bool = False) -> Dataset:
         >>> data.x_train.shape, data.x_test.shape  # doctest: +SKIP
         ((4000, 40, 1), (1000, 40, 1))
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"mnist1d: seed must be an integer, got {seed!r}.")
+    check_int("mnist1d", "seed", seed)
     generator = _require("mnist1d.data", extra_package="mnist1d", loader="mnist1d")
     arguments = generator.get_dataset_args()
     arguments.seed = int(seed)
@@ -499,8 +499,7 @@ def _stratified_split(
     each class for testing."""
     if not 0 < test_fraction < 1:
         raise ValueError(f"digits: test_fraction must lie in (0, 1), got {test_fraction!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"digits: seed must be an integer, got {seed!r}.")
+    check_int("digits", "seed", seed)
     rng = np.random.default_rng(seed)
     is_test = np.zeros(len(labels), dtype=bool)
     for label in np.unique(labels):

@@ -33,6 +33,8 @@ _DTYPES: dict[int, np.dtype] = {
     0x0D: np.dtype(">f4"),
     0x0E: np.dtype(">f8"),
 }
+# NumPy's NPY_MAXDIMS: 64 dimensions since NumPy 2.0, 32 before.
+_MAX_DIMS = 64 if np.lib.NumpyVersion(np.__version__) >= "2.0.0" else 32
 
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -76,6 +78,10 @@ def parse_idx(data: bytes, *, source: str = "IDX data") -> np.ndarray:
         known = ", ".join(f"0x{code:02X} ({dtype.name})" for code, dtype in _DTYPES.items())
         raise ValueError(
             f"{source}: unknown IDX type code 0x{type_code:02X}; known codes: {known}."
+        )
+    if ndim > _MAX_DIMS:
+        raise ValueError(
+            f"{source}: IDX header claims {ndim} dimensions; NumPy arrays hold at most {_MAX_DIMS}."
         )
     header_bytes = 4 + 4 * ndim
     if len(data) < header_bytes:

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike, DTypeLike
 
-from jaxdl._checks import dtype_of, floating_dtype, is_concrete, shape_of
+from jaxdl._checks import check_int, dtype_of, floating_dtype, is_concrete, shape_of
 
 __all__ = ["Standardization", "one_hot", "standardize"]
 
@@ -35,10 +35,7 @@ def one_hot(labels: ArrayLike, num_classes: int, dtype: DTypeLike = jnp.float32)
         Array([[1., 0., 0.],
                [0., 0., 1.]], dtype=float32)
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
-        raise ValueError(f"one_hot: num_classes must be a Python int, got {num_classes!r}.")
-    if num_classes < 1:
-        raise ValueError(f"one_hot: num_classes must be >= 1, got {num_classes}.")
+    num_classes = check_int("one_hot", "num_classes", num_classes, minimum=1)
     if not jnp.issubdtype(dtype_of(labels), jnp.integer):
         raise ValueError(
             f"one_hot: labels must be integer class indices, got dtype {dtype_of(labels)} "
@@ -46,7 +43,8 @@ def one_hot(labels: ArrayLike, num_classes: int, dtype: DTypeLike = jnp.float32)
         )
     labels = jnp.asarray(labels)
     if is_concrete(labels) and labels.size:
-        low, high = int(jnp.min(labels)), int(jnp.max(labels))
+        values = np.asarray(labels)  # not jnp.min: traced inside jit even for a constant
+        low, high = int(values.min()), int(values.max())
         if low < 0 or high >= num_classes:
             raise ValueError(
                 f"one_hot: labels must lie in [0, {num_classes}) for num_classes="

@@ -4,7 +4,7 @@
 See :mod:`jaxdl.nn._base` and docs/protocols.md for the protocol.
 """
 
-from jaxdl.nn._base import Lambda, Layer, Params, Sequential, State
+from jaxdl.nn._base import Lambda, Layer, Params, Sequential, State, VariablesMismatchError
 from jaxdl.nn._conv import Conv1D, Conv2D
 from jaxdl.nn._conv_transpose import ConvTranspose1D, ConvTranspose2D
 from jaxdl.nn._dense import Dense
@@ -51,6 +51,7 @@ __all__ = [
     "State",
     "UpSampling1D",
     "UpSampling2D",
+    "VariablesMismatchError",
     "count_params",
     "graft",
     "summary",

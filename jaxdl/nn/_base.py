@@ -16,11 +16,21 @@ of arrays. A layer without state returns ``{}``.
 This module also holds the small helpers every layer uses to check its input, so that a
 wrong shape or dtype raises a ``ValueError`` naming the layer and both shapes, at trace
 time, instead of a bare XLA error.
+
+Params and state are checked against the layer too: a layer with params compares the
+names and shapes of the ``params`` and ``state`` it is given with those its ``init`` makes
+for this input (``jax.eval_shape`` of ``init``: shapes only, nothing is computed, and the
+result is cached per layer, input shape and dtype). A mismatch raises a
+:class:`VariablesMismatchError` (a ``ValueError``) naming the layer, the path inside a
+:class:`Sequential` and the expected and received names or shapes. Names and shapes are
+static, so under ``jit`` the check runs once at trace time and the compiled program is the
+same as without it. Dtypes are not compared (params cast to bfloat16 are fine).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -28,9 +38,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl._checks import DTypeError, dtype_of, floating_dtype, shape_of
+from jaxdl._checks import DTypeError, dtype_of, floating_dtype, is_int, shape_of
 
-__all__ = ["Lambda", "Layer", "Params", "Sequential", "State"]
+__all__ = ["Lambda", "Layer", "Params", "Sequential", "State", "VariablesMismatchError"]
 
 Params = dict[str, Any]
 State = dict[str, Any]
@@ -166,9 +176,12 @@ class Sequential(Layer):
         keys = _split(key, len(self.layers)) if key is not None else [None] * len(self.layers)
         new_state = {}
         for name, layer, layer_key in zip(self.names, self.layers, keys):
-            x, new_state[name] = layer.apply(
-                params[name], state[name], x, key=layer_key, train=train
-            )
+            try:
+                x, new_state[name] = layer.apply(
+                    params[name], state[name], x, key=layer_key, train=train
+                )
+            except VariablesMismatchError as error:
+                raise error.within(name) from None
         return x, new_state
 
     def __len__(self) -> int:
@@ -188,16 +201,19 @@ class Sequential(Layer):
         end); a ``KeyError``/``IndexError`` listing the layers otherwise."""
         if isinstance(index, str):
             if index not in self.names:
-                raise KeyError(f"Sequential: no layer named {index!r}; the names are "
-                               f"{list(self.names)}.")
+                raise KeyError(
+                    f"Sequential: no layer named {index!r}; the names are {list(self.names)}."
+                )
             return self.names.index(index)
-        if isinstance(index, (int, np.integer)) and not isinstance(index, bool):
+        if is_int(index):
             if not -len(self.layers) <= index < len(self.layers):
-                raise IndexError(f"Sequential: index {index} is out of range for "
-                                 f"{len(self.layers)} layers.")
+                raise IndexError(
+                    f"Sequential: index {index} is out of range for {len(self.layers)} layers."
+                )
             return int(index) % len(self.layers)
-        raise TypeError(f"Sequential: index with an int, a layer name or a slice, got "
-                        f"{type(index).__name__}.")
+        raise TypeError(
+            f"Sequential: index with an int, a layer name or a slice, got {type(index).__name__}."
+        )
 
     def bind(self, params: Params, state: State) -> Any:
         """This model with its params and state, as a :class:`jaxdl.nn.Bound`, which slices
@@ -266,6 +282,125 @@ def require_key(layer: Layer, key: jax.Array | None) -> jax.Array:
             "(or a subkey) to apply, or call apply with train=False for inference."
         )
     return key
+
+
+class VariablesMismatchError(ValueError):
+    """Params or state that do not fit the layer they are given to: missing or unexpected
+    names, or arrays of other shapes than the layer's ``init`` makes for this input.
+
+    The message names the layer, where its variables sit in the enclosing models
+    (``['1']['inner']``) and each difference, e.g. ``"Dense(features=4) (in the model at
+    ['0']): ... params['0']['w'] has shape (3, 8), expected (3, 4)"``.
+    """
+
+    def __init__(
+        self,
+        layer: Layer,
+        input_shape: tuple[int, ...],
+        problems: Sequence[tuple[str, str, str]],
+        path: tuple[str, ...] = (),
+    ) -> None:
+        self.layer, self.input_shape = layer, input_shape
+        self.problems, self.path = tuple(problems), path
+        super().__init__(self._message())
+
+    def within(self, name: str) -> VariablesMismatchError:
+        """The same error one level up: the layer sits under ``name`` in a container."""
+        return VariablesMismatchError(
+            self.layer, self.input_shape, self.problems, (name, *self.path)
+        )
+
+    def _message(self) -> str:
+        prefix = "".join(f"[{name!r}]" for name in self.path)
+        where = f" (in the model at {prefix})" if self.path else ""
+        details = "; ".join(
+            f"{what}{prefix}{relative} {text}" for what, relative, text in self.problems
+        )
+        return (
+            f"{self.layer!r}{where}: its variables do not fit the layer for inputs of shape "
+            f"{self.input_shape}: {details}. Create params and state with this model's init "
+            "(or load those saved for this very model)."
+        )
+
+
+def expected_variables(layer: Layer, x: Any) -> tuple[Params, State]:
+    """The ``(params, state)`` shapes ``layer.init`` makes for inputs shaped like ``x``, as
+    ``jax.ShapeDtypeStruct`` trees (cached per layer, input shape and dtype)."""
+    shape, dtype = shape_of(x), dtype_of(x)
+    try:
+        hash(layer)
+    except TypeError:
+        return _variables_of(layer, shape, dtype)
+    return _cached_variables_of(layer, shape, dtype)
+
+
+def _variables_of(layer: Layer, shape: tuple[int, ...], dtype: np.dtype) -> Any:
+    spec = jax.ShapeDtypeStruct(shape, dtype)
+    return jax.eval_shape(lambda s: layer.init(jax.random.key(0), s), spec)
+
+
+_cached_variables_of = functools.lru_cache(maxsize=2048)(_variables_of)
+
+
+def check_variable_names(
+    layer: Layer, params: Any, state: Any, x: Any
+) -> tuple[Params, State] | None:
+    """Raise a :class:`VariablesMismatchError` unless ``params`` and ``state`` have the
+    tree structure (the names) ``layer.init`` makes for ``x``; return the expected
+    ``(params, state)`` shapes for :func:`check_variable_shapes`.
+
+    Call it first in ``apply``, before reading ``params``, so that a missing name is this
+    error and not a bare ``KeyError``; then check the input, then the shapes. When
+    ``init`` itself rejects ``x`` (a wrong rank or dtype), nothing is checked here and
+    ``None`` is returned, so that the layer's own input check reports the input.
+    """
+    try:
+        expected = expected_variables(layer, x)
+    except (ValueError, TypeError):
+        return None
+    problems = []
+    for what, given, wanted in (("params", params, expected[0]), ("state", state, expected[1])):
+        if jax.tree.structure(given) == jax.tree.structure(wanted):
+            continue
+        ours, theirs = _paths(given), _paths(wanted)
+        problems += [(what, p, "is missing") for p in theirs if p not in ours]
+        problems += [(what, p, "is not a variable of this layer") for p in ours if p not in theirs]
+        if not any(problem[0] == what for problem in problems):
+            problems.append(
+                (what, "", f"is {jax.tree.structure(given)}, expected {jax.tree.structure(wanted)}")
+            )
+    if problems:
+        raise VariablesMismatchError(layer, shape_of(x), problems)
+    return expected
+
+
+def check_variable_shapes(
+    layer: Layer, params: Any, state: Any, x: Any, expected: tuple[Params, State] | None
+) -> None:
+    """Raise a :class:`VariablesMismatchError` unless every array in ``params`` and
+    ``state`` has the shape ``layer.init`` gives it for ``x`` (``expected``, from
+    :func:`check_variable_names`; ``None`` checks nothing). Dtypes are not compared."""
+    if expected is None:
+        return
+    problems = []
+    for what, given, wanted in (("params", params, expected[0]), ("state", state, expected[1])):
+        given_leaves, wanted_leaves = jax.tree.leaves(given), jax.tree.leaves(wanted)
+        if all(shape_of(g) == w.shape for g, w in zip(given_leaves, wanted_leaves)):
+            continue
+        ours, theirs = _paths(given), _paths(wanted)
+        problems += [
+            (what, p, f"has shape {shape}, expected {theirs[p]}")
+            for p, shape in ours.items()
+            if p in theirs and shape != theirs[p]
+        ]
+    if problems:
+        raise VariablesMismatchError(layer, shape_of(x), problems)
+
+
+def _paths(tree: Any) -> dict[str, tuple[int, ...]]:
+    """Each leaf's path (``"['w']"``) and shape."""
+    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return {jax.tree_util.keystr(path): shape_of(leaf) for path, leaf in leaves}
 
 
 def _split(key: jax.Array, n: int) -> Sequence[jax.Array]:

@@ -13,9 +13,18 @@ from jax import lax
 from jax.typing import DTypeLike
 
 from jaxdl import initializers
-from jaxdl._checks import shape_of
+from jaxdl._checks import check_int, shape_of
 from jaxdl.nn import _windows
-from jaxdl.nn._base import Layer, Params, State, check_floating, check_input, param_dtype
+from jaxdl.nn._base import (
+    Layer,
+    Params,
+    State,
+    check_floating,
+    check_input,
+    check_variable_names,
+    check_variable_shapes,
+    param_dtype,
+)
 
 __all__ = ["Conv1D", "Conv2D"]
 
@@ -40,9 +49,8 @@ class _Conv(Layer):
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
-        features = self.features
-        if not isinstance(features, int) or isinstance(features, bool) or features < 1:
-            raise ValueError(f"{owner}: features must be a positive int, got {self.features!r}.")
+        features = check_int(owner, "features", self.features, minimum=1)
+        object.__setattr__(self, "features", features)
         n = self.spatial_dims
         for name in ("kernel_size", "strides", "dilation"):
             value = _windows.canonical_ints(owner, name, getattr(self, name), n)
@@ -61,8 +69,10 @@ class _Conv(Layer):
 
     def apply(self, params, state, x, *, key=None, train=False):
         del key, train
+        expected = check_variable_names(self, params, state, x)
         w = jnp.asarray(params["w"])
         pads = self._check(x, w.shape[-2])
+        check_variable_shapes(self, params, state, x, expected)
         x, w = _operands(x, w)
         y = lax.conv_general_dilated(
             x,

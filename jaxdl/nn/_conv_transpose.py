@@ -20,7 +20,12 @@ from jax import lax
 
 from jaxdl._checks import shape_of
 from jaxdl.nn import _windows
-from jaxdl.nn._base import check_floating, check_input
+from jaxdl.nn._base import (
+    check_floating,
+    check_input,
+    check_variable_names,
+    check_variable_shapes,
+)
 from jaxdl.nn._conv import _Conv, _operands
 
 __all__ = ["ConvTranspose1D", "ConvTranspose2D"]
@@ -43,8 +48,10 @@ class _ConvTranspose(_Conv):
 
     def apply(self, params, state, x, *, key=None, train=False):
         del key, train
+        expected = check_variable_names(self, params, state, x)
         w = jnp.asarray(params["w"])
         self._check(x, w.shape[-2])
+        check_variable_shapes(self, params, state, x, expected)
         x, w = _operands(x, w)
         y = lax.conv_transpose(
             x,

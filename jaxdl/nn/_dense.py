@@ -11,7 +11,17 @@ import jax.numpy as jnp
 from jax.typing import DTypeLike
 
 from jaxdl import initializers
-from jaxdl.nn._base import Layer, Params, State, check_floating, check_input, param_dtype
+from jaxdl._checks import check_int
+from jaxdl.nn._base import (
+    Layer,
+    Params,
+    State,
+    check_floating,
+    check_input,
+    check_variable_names,
+    check_variable_shapes,
+    param_dtype,
+)
 
 __all__ = ["Dense"]
 
@@ -47,9 +57,8 @@ class Dense(Layer):
     dtype: DTypeLike | None = None
 
     def __post_init__(self) -> None:
-        features = self.features
-        if not isinstance(features, int) or isinstance(features, bool) or features < 1:
-            raise ValueError(f"Dense: features must be a positive int, got {self.features!r}.")
+        features = check_int("Dense", "features", self.features, minimum=1)
+        object.__setattr__(self, "features", features)
 
     def init(self, key: jax.Array, x: Any) -> tuple[Params, State]:
         self._check(x)
@@ -62,8 +71,10 @@ class Dense(Layer):
 
     def apply(self, params, state, x, *, key=None, train=False):
         del key, train
+        expected = check_variable_names(self, params, state, x)
         w = jnp.asarray(params["w"])
         self._check(x, w.shape[0])
+        check_variable_shapes(self, params, state, x, expected)
         x = jnp.asarray(x)
         if not jnp.issubdtype(x.dtype, jnp.floating):
             x = x.astype(w.dtype)

@@ -12,8 +12,16 @@ import numpy as np
 from jax.typing import DTypeLike
 
 from jaxdl import initializers
-from jaxdl._checks import DTypeError, dtype_of, is_concrete, shape_of
-from jaxdl.nn._base import Layer, Params, State, check_input, param_dtype
+from jaxdl._checks import DTypeError, check_int, dtype_of, is_concrete, shape_of
+from jaxdl.nn._base import (
+    Layer,
+    Params,
+    State,
+    check_input,
+    check_variable_names,
+    check_variable_shapes,
+    param_dtype,
+)
 
 __all__ = ["Embedding"]
 
@@ -61,9 +69,8 @@ class Embedding(Layer):
 
     def __post_init__(self) -> None:
         for name in ("num_embeddings", "features"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"Embedding: {name} must be a positive int, got {value!r}.")
+            value = check_int("Embedding", name, getattr(self, name), minimum=1)
+            object.__setattr__(self, name, value)
 
     def init(self, key: jax.Array, x: Any) -> tuple[Params, State]:
         self._check(x)
@@ -73,12 +80,9 @@ class Embedding(Layer):
     def apply(self, params, state, x, *, key=None, train=False):
         del key, train
         self._check(x)
+        expected = check_variable_names(self, params, state, x)
+        check_variable_shapes(self, params, state, x, expected)
         w = jnp.asarray(params["w"])
-        if w.shape != (self.num_embeddings, self.features):
-            raise ValueError(
-                f"{self!r}: params['w'] must have shape ({self.num_embeddings}, "
-                f"{self.features}), got {w.shape}."
-            )
         if is_concrete(x):
             self._check_range(np.asarray(x))
         ids = jnp.asarray(x)

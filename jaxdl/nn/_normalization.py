@@ -12,8 +12,17 @@ import jax.numpy as jnp
 from jax import lax
 from jax.typing import DTypeLike
 
-from jaxdl._checks import floating_dtype, shape_of
-from jaxdl.nn._base import Layer, Params, State, check_floating, check_input, param_dtype
+from jaxdl._checks import check_int, floating_dtype, shape_of
+from jaxdl.nn._base import (
+    Layer,
+    Params,
+    State,
+    check_floating,
+    check_input,
+    check_variable_names,
+    check_variable_shapes,
+    param_dtype,
+)
 
 __all__ = ["BatchNorm", "LayerNorm"]
 
@@ -71,8 +80,7 @@ class BatchNorm(Layer):
         if not _is_real(self.momentum) or not 0 <= self.momentum <= 1:
             raise ValueError(f"BatchNorm: momentum must be in [0, 1], got {self.momentum!r}.")
         _check_eps("BatchNorm", self.eps)
-        if not isinstance(self.axis, int) or isinstance(self.axis, bool):
-            raise ValueError(f"BatchNorm: axis must be an int, got {self.axis!r}.")
+        object.__setattr__(self, "axis", check_int("BatchNorm", "axis", self.axis))
 
     def init(self, key: jax.Array, x: Any) -> tuple[Params, State]:
         del key
@@ -83,8 +91,10 @@ class BatchNorm(Layer):
 
     def apply(self, params, state, x, *, key=None, train=False):
         del key
+        expected = check_variable_names(self, params, state, x)
         running_mean, running_var = jnp.asarray(state["mean"]), jnp.asarray(state["var"])
         axis = self._feature_axis(x, running_mean.shape[0])
+        check_variable_shapes(self, params, state, x, expected)
         x = jnp.asarray(x)
         # Statistics broadcast against x: size `features` on the feature axis, 1 elsewhere.
         shape = tuple(n if i == axis else 1 for i, n in enumerate(x.shape))
@@ -162,8 +172,10 @@ class LayerNorm(Layer):
 
     def apply(self, params, state, x, *, key=None, train=False):
         del key, train
+        expected = check_variable_names(self, params, state, x)
         affine = list(params.values())  # scale and/or bias, each (features,)
         self._check(x, jnp.shape(affine[0])[0] if affine else None)
+        check_variable_shapes(self, params, state, x, expected)
         x = jnp.asarray(x)
         mean, var = _moments(x, (x.ndim - 1,))
         return _normalize(self, params, x, mean, var, (x.shape[-1],)), state

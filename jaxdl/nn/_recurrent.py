@@ -17,6 +17,7 @@ recurrent bias by the reset gate.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -25,7 +26,17 @@ import jax.numpy as jnp
 from jax.typing import DTypeLike
 
 from jaxdl import activations, initializers
-from jaxdl.nn._base import Layer, Params, State, check_floating, check_input, param_dtype
+from jaxdl._checks import check_int
+from jaxdl.nn._base import (
+    Layer,
+    Params,
+    State,
+    check_floating,
+    check_input,
+    check_variable_names,
+    check_variable_shapes,
+    param_dtype,
+)
 
 __all__ = ["GRU", "LSTM", "SimpleRNN"]
 
@@ -50,9 +61,8 @@ class _Recurrent(Layer):
 
     def __post_init__(self) -> None:
         name = type(self).__name__
-        size = self.hidden_size
-        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-            raise ValueError(f"{name}: hidden_size must be a positive int, got {size!r}.")
+        size = check_int(name, "hidden_size", self.hidden_size, minimum=1)
+        object.__setattr__(self, "hidden_size", size)
         if not isinstance(self.return_sequences, bool):
             raise ValueError(
                 f"{name}: return_sequences must be a bool, got {self.return_sequences!r}."
@@ -73,8 +83,10 @@ class _Recurrent(Layer):
 
     def apply(self, params, state, x, *, key=None, train=False):
         del key, train
+        expected = check_variable_names(self, params, state, x)
         w_ih, w_hh = jnp.asarray(params["w_ih"]), jnp.asarray(params["w_hh"])
         self._check(x, w_ih.shape[0])
+        check_variable_shapes(self, params, state, x, expected)
         x = jnp.asarray(x)
         if not jnp.issubdtype(x.dtype, jnp.floating):
             x = x.astype(w_ih.dtype)
@@ -221,7 +233,7 @@ class LSTM(_Recurrent):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not isinstance(self.forget_bias, (int, float)) or isinstance(self.forget_bias, bool):
+        if not isinstance(self.forget_bias, numbers.Real) or isinstance(self.forget_bias, bool):
             raise ValueError(f"LSTM: forget_bias must be a number, got {self.forget_bias!r}.")
 
     def init(self, key: jax.Array, x: Any) -> tuple[Params, State]:

@@ -9,7 +9,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxdl._checks import shape_of
+from jaxdl._checks import ArgumentTypeError, is_int, shape_of
 from jaxdl.nn._base import Layer, Params, State, check_input
 
 __all__ = ["Flatten", "Reshape"]
@@ -69,11 +69,13 @@ class Reshape(Layer):
 
     def __init__(self, shape: tuple[int, ...] | list[int]) -> None:
         shape = tuple(shape)
-        valid = all(isinstance(d, int) and (d >= 1 or d == -1) for d in shape)
+        ints = all(is_int(d) for d in shape)
+        valid = ints and all(d >= 1 or d == -1 for d in shape)
         if not valid or shape.count(-1) > 1:
-            raise ValueError(
+            raise (ValueError if ints else ArgumentTypeError)(
                 f"Reshape: shape must hold positive ints and at most one -1, got {shape}."
             )
+        shape = tuple(int(d) for d in shape)
         object.__setattr__(self, "shape", shape)
 
     def init(self, key: jax.Array, x: Any) -> tuple[Params, State]:

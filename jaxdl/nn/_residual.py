@@ -10,7 +10,16 @@ import jax
 import jax.numpy as jnp
 
 from jaxdl._checks import shape_of
-from jaxdl.nn._base import Lambda, Layer, Params, Sequential, State, as_spec, output_spec
+from jaxdl.nn._base import (
+    Lambda,
+    Layer,
+    Params,
+    Sequential,
+    State,
+    VariablesMismatchError,
+    as_spec,
+    output_spec,
+)
 from jaxdl.nn._conv import Conv1D, Conv2D
 from jaxdl.nn._dense import Dense
 
@@ -102,9 +111,12 @@ class Residual(Layer):
         _check_entries(self, params, "params", ("inner",))
         _check_entries(self, state, "state", ("inner",))
         keys = jax.random.split(key) if key is not None else (None, None)
-        y, inner_state = self.inner.apply(
-            params["inner"], state["inner"], x, key=keys[0], train=train
-        )
+        try:
+            y, inner_state = self.inner.apply(
+                params["inner"], state["inner"], x, key=keys[0], train=train
+            )
+        except VariablesMismatchError as error:
+            raise error.within("inner") from None
         new_state = {"inner": inner_state}
         shortcut = self._shortcut(x, y)
         if shortcut is None:
@@ -113,9 +125,12 @@ class Residual(Layer):
             return jnp.asarray(x) + y, new_state
         _check_entries(self, params, "params", ("inner", "projection"), exact=True)
         _check_entries(self, state, "state", ("inner", "projection"), exact=True)
-        p, new_state["projection"] = shortcut.apply(
-            params["projection"], state["projection"], x, key=keys[1], train=train
-        )
+        try:
+            p, new_state["projection"] = shortcut.apply(
+                params["projection"], state["projection"], x, key=keys[1], train=train
+            )
+        except VariablesMismatchError as error:
+            raise error.within("projection") from None
         self._check_projection(x, p, y)
         return p + y, new_state
 

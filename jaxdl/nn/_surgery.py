@@ -230,6 +230,7 @@ def _check_fits(name: str, target: Bound, part: Bound) -> None:
 
 def _describe(tree: Any) -> str:
     """The tree's structure with each leaf as ``dtype[shape]``: ``{'w': float32[3,8]}``."""
+
     def leaf(x: Any) -> str:
         return f"{dtype_of(x).name}[{','.join(map(str, shape_of(x)))}]"
 

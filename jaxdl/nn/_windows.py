@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
+from jaxdl._checks import ArgumentTypeError, is_int
 from jaxdl.nn._base import Layer
 
 # "SAME" | "VALID" | int | one int or (low, high) pair per spatial axis.
@@ -25,10 +24,16 @@ SPATIAL_NAMES = {1: ("length",), 2: ("height", "width")}
 
 def canonical_ints(owner: str, name: str, value: Any, spatial_dims: int) -> int | tuple[int, ...]:
     """``value`` (a positive int, or one per spatial axis) as an int if all are equal, else a
-    tuple; a ``ValueError`` naming ``owner`` and ``name`` otherwise."""
+    tuple; an :class:`~jaxdl._checks.ArgumentTypeError` (a ``TypeError`` and a
+    ``ValueError``) naming ``owner`` and ``name`` for a non-integer (a bool, a float), a
+    ``ValueError`` for a value below 1 or a sequence of the wrong length."""
     values = _per_axis(value, spatial_dims)
-    if values is None or not all(_is_int(v) and v >= 1 for v in values):
-        raise ValueError(
+    wrong_type = values is None and (isinstance(value, str) or not isinstance(value, Sequence))
+    if values is not None and not all(is_int(v) for v in values):
+        wrong_type = True
+    if wrong_type or values is None or not all(v >= 1 for v in values):
+        error = ArgumentTypeError if wrong_type else ValueError
+        raise error(
             f"{owner}: {name} must be a positive int or a sequence of {spatial_dims} positive "
             f"ints, got {value!r}."
         )
@@ -47,7 +52,8 @@ def canonical_padding(owner: str, padding: Any, spatial_dims: int) -> str | int 
             if len(set(pairs)) == 1 and pairs[0][0] == pairs[0][1]:
                 return pairs[0][0]
             return tuple(pairs)
-    raise ValueError(
+    error = ArgumentTypeError if isinstance(padding, (bool, float)) else ValueError
+    raise error(
         f"{owner}: padding must be 'SAME', 'VALID', a non-negative int, or a sequence of "
         f"{spatial_dims} non-negative ints or (low, high) pairs (one per spatial axis), got "
         f"{padding!r}."
@@ -56,7 +62,7 @@ def canonical_padding(owner: str, padding: Any, spatial_dims: int) -> str | int 
 
 def expand(value: int | tuple[int, ...], spatial_dims: int) -> tuple[int, ...]:
     """A canonical size/stride/dilation as one int per spatial axis."""
-    return (value,) * spatial_dims if isinstance(value, int) else value
+    return (value,) * spatial_dims if is_int(value) else value
 
 
 def resolve_padding(
@@ -82,7 +88,7 @@ def resolve_padding(
             total = max((-(-n // s) - 1) * s + e - n, 0)
             pads.append((total // 2, total - total // 2))
         return tuple(pads)
-    if isinstance(padding, int):
+    if is_int(padding):
         return tuple((padding, padding) for _ in in_sizes)
     return padding
 
@@ -114,7 +120,7 @@ def output_sizes(
 
 
 def _per_axis(value: Any, spatial_dims: int) -> tuple | None:
-    if _is_int(value):
+    if is_int(value):
         return (value,) * spatial_dims
     if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == spatial_dims:
         return tuple(value)
@@ -122,20 +128,12 @@ def _per_axis(value: Any, spatial_dims: int) -> tuple | None:
 
 
 def _pad_pair(entry: Any) -> tuple[int, int] | None:
-    if _is_int(entry):
+    if is_int(entry):
         entry = (entry, entry)
-    if (
-        isinstance(entry, Sequence)
-        and len(entry) == 2
-        and all(_is_int(v) and v >= 0 for v in entry)
-    ):
+    if isinstance(entry, Sequence) and len(entry) == 2 and all(is_int(v) and v >= 0 for v in entry):
         return (int(entry[0]), int(entry[1]))
     return None
 
 
 def _collapse(values: tuple[int, ...]) -> int | tuple[int, ...]:
     return values[0] if len(set(values)) == 1 else values
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)

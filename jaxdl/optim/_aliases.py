@@ -2,7 +2,17 @@
 
 Every optimizer here has the same arguments, defaults and arithmetic as its optax
 namesake (one exception: ``adadelta``'s learning rate defaults to 1.0, not ``None``), so
-its float32 trajectory on CPU equals optax's bit for bit. Notation: :math:`\\theta`
+its float32 trajectory on CPU equals optax's bit for bit. Two checks come on top, neither
+changing a value:
+
+- ``learning_rate=None`` raises (optax's aliases then skip the scaling, so the step adds
+  the raw gradient and *ascends* the loss), and a schedule is evaluated at step 0 at
+  construction, its value checked like a constant (see ``_validation``).
+- ``update`` checks that the gradients have the tree structure and leaf shapes of the
+  params (when given) and of the optimizer state's buffers, and raises a ``ValueError``
+  naming the paths that are missing, unexpected or of another shape. Structures and
+  shapes are static, so under ``jit`` this runs once at trace time and the compiled step
+  is unchanged. Notation: :math:`\\theta`
 parameters, :math:`g` gradient, :math:`\\eta` learning rate (a constant or a schedule of
 the step), :math:`t` the step count (1 on the first update).
 """
@@ -16,14 +26,22 @@ from jax.typing import DTypeLike
 
 from jaxdl.optim._base import (
     GradientTransformation,
+    OptState,
     Params,
     ScalarOrSchedule,
+    Updates,
     chain,
     identity,
     memoized,
 )
 from jaxdl.optim._scaling import add_decayed_weights, scale_by_learning_rate
 from jaxdl.optim._transforms import (
+    ScaleByAdaDeltaState,
+    ScaleByAdamState,
+    ScaleByRmsState,
+    ScaleByRssState,
+    ScaleByRStdDevState,
+    TraceState,
     scale_by_adadelta,
     scale_by_adam,
     scale_by_rms,
@@ -31,7 +49,7 @@ from jaxdl.optim._transforms import (
     scale_by_stddev,
     trace,
 )
-from jaxdl.optim._validation import check_hyperparameters
+from jaxdl.optim._validation import check_hyperparameters, check_tree_matches
 
 __all__ = [
     "adadelta",
@@ -89,6 +107,16 @@ def sgd(
         buffer), which differs when :math:`\\eta` changes. See ``jaxdl.optim.torch.sgd``.
     """
     check_hyperparameters("sgd", learning_rate=learning_rate, momentum=momentum)
+    return _checked("sgd", _sgd(learning_rate, momentum, nesterov, accumulator_dtype))
+
+
+def _sgd(
+    learning_rate: ScalarOrSchedule,
+    momentum: float | None,
+    nesterov: bool,
+    accumulator_dtype: DTypeLike | None = None,
+) -> GradientTransformation:
+    """The chain of :func:`sgd`, without the update check (its callers add their own)."""
     return chain(
         identity()
         if momentum is None
@@ -124,7 +152,7 @@ def momentum(learning_rate: ScalarOrSchedule, momentum: float = 0.9) -> Gradient
         ``optax.sgd(learning_rate, momentum=momentum)``.
     """
     check_hyperparameters("momentum", learning_rate=learning_rate, momentum=momentum)
-    return sgd(learning_rate, momentum=momentum)
+    return _checked("momentum", _sgd(learning_rate, momentum, nesterov=False))
 
 
 @memoized
@@ -157,7 +185,7 @@ def nesterov(learning_rate: ScalarOrSchedule, momentum: float = 0.9) -> Gradient
         ``SGD(lr, momentum, nesterov=True)`` (same formula, buffer started at :math:`g`).
     """
     check_hyperparameters("nesterov", learning_rate=learning_rate, momentum=momentum)
-    return sgd(learning_rate, momentum=momentum, nesterov=True)
+    return _checked("nesterov", _sgd(learning_rate, momentum, nesterov=True))
 
 
 @memoized
@@ -200,9 +228,12 @@ def adagrad(
         initial_accumulator_value=initial_accumulator_value,
         eps=eps,
     )
-    return chain(
-        scale_by_rss(initial_accumulator_value=initial_accumulator_value, eps=eps),
-        scale_by_learning_rate(learning_rate),
+    return _checked(
+        "adagrad",
+        chain(
+            scale_by_rss(initial_accumulator_value=initial_accumulator_value, eps=eps),
+            scale_by_learning_rate(learning_rate),
+        ),
     )
 
 
@@ -255,10 +286,13 @@ def adadelta(
     check_hyperparameters(
         "adadelta", learning_rate=learning_rate, rho=rho, eps=eps, weight_decay=weight_decay
     )
-    return chain(
-        add_decayed_weights(weight_decay, mask=weight_decay_mask),
-        scale_by_adadelta(rho=rho, eps=eps),
-        scale_by_learning_rate(learning_rate),
+    return _checked(
+        "adadelta",
+        chain(
+            add_decayed_weights(weight_decay, mask=weight_decay_mask),
+            scale_by_adadelta(rho=rho, eps=eps),
+            scale_by_learning_rate(learning_rate),
+        ),
     )
 
 
@@ -325,16 +359,19 @@ def rmsprop(
         momentum=momentum,
     )
     statistic = scale_by_stddev if centered else scale_by_rms
-    return chain(
-        statistic(
-            decay=decay,
-            eps=eps,
-            initial_scale=initial_scale,
-            eps_in_sqrt=eps_in_sqrt,
-            bias_correction=bias_correction,
+    return _checked(
+        "rmsprop",
+        chain(
+            statistic(
+                decay=decay,
+                eps=eps,
+                initial_scale=initial_scale,
+                eps_in_sqrt=eps_in_sqrt,
+                bias_correction=bias_correction,
+            ),
+            scale_by_learning_rate(learning_rate),
+            identity() if momentum is None else trace(decay=momentum, nesterov=nesterov),
         ),
-        scale_by_learning_rate(learning_rate),
-        identity() if momentum is None else trace(decay=momentum, nesterov=nesterov),
     )
 
 
@@ -391,11 +428,14 @@ def adam(
     check_hyperparameters(
         "adam", learning_rate=learning_rate, b1=b1, b2=b2, eps=eps, eps_root=eps_root
     )
-    return chain(
-        scale_by_adam(
-            b1=b1, b2=b2, eps=eps, eps_root=eps_root, mu_dtype=mu_dtype, nesterov=nesterov
+    return _checked(
+        "adam",
+        chain(
+            scale_by_adam(
+                b1=b1, b2=b2, eps=eps, eps_root=eps_root, mu_dtype=mu_dtype, nesterov=nesterov
+            ),
+            scale_by_learning_rate(learning_rate),
         ),
-        scale_by_learning_rate(learning_rate),
     )
 
 
@@ -443,9 +483,14 @@ def nadam(
     check_hyperparameters(
         "nadam", learning_rate=learning_rate, b1=b1, b2=b2, eps=eps, eps_root=eps_root
     )
-    return chain(
-        scale_by_adam(b1=b1, b2=b2, eps=eps, eps_root=eps_root, mu_dtype=mu_dtype, nesterov=True),
-        scale_by_learning_rate(learning_rate),
+    return _checked(
+        "nadam",
+        chain(
+            scale_by_adam(
+                b1=b1, b2=b2, eps=eps, eps_root=eps_root, mu_dtype=mu_dtype, nesterov=True
+            ),
+            scale_by_learning_rate(learning_rate),
+        ),
     )
 
 
@@ -506,10 +551,46 @@ def adamw(
         eps_root=eps_root,
         weight_decay=weight_decay,
     )
-    return chain(
-        scale_by_adam(
-            b1=b1, b2=b2, eps=eps, eps_root=eps_root, mu_dtype=mu_dtype, nesterov=nesterov
+    return _checked(
+        "adamw",
+        chain(
+            scale_by_adam(
+                b1=b1, b2=b2, eps=eps, eps_root=eps_root, mu_dtype=mu_dtype, nesterov=nesterov
+            ),
+            add_decayed_weights(weight_decay, mask),
+            scale_by_learning_rate(learning_rate),
         ),
-        add_decayed_weights(weight_decay, mask),
-        scale_by_learning_rate(learning_rate),
     )
+
+
+# --- the update check ---------------------------------------------------------------------
+
+
+def _checked(owner: str, transform: GradientTransformation) -> GradientTransformation:
+    """``transform`` whose ``update`` first checks the gradients against the params and
+    the state's params-shaped buffers (trace-time only under ``jit``)."""
+    inner_update = transform.update
+
+    def update(
+        updates: Updates, state: OptState, params: Params | None = None, **extra_args: Any
+    ) -> tuple[Updates, OptState]:
+        if params is not None:
+            check_tree_matches(owner, updates, params, "params")
+        for inner in state if isinstance(state, tuple) else ():
+            for field in _BUFFERS.get(type(inner), ()):
+                what = f"optimizer state's {type(inner).__name__}.{field}"
+                check_tree_matches(owner, updates, getattr(inner, field), what)
+        return inner_update(updates, state, params, **extra_args)
+
+    return GradientTransformation(transform.init, update)
+
+
+# The state fields that hold one array per parameter, by state type.
+_BUFFERS: dict[type, tuple[str, ...]] = {
+    TraceState: ("trace",),
+    ScaleByRssState: ("sum_of_squares",),
+    ScaleByRmsState: ("nu",),
+    ScaleByRStdDevState: ("mu", "nu"),
+    ScaleByAdamState: ("mu", "nu"),
+    ScaleByAdaDeltaState: ("e_g", "e_x"),
+}

@@ -23,6 +23,8 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from jaxdl.optim._validation import check_transform
+
 __all__ = [
     "EmptyState",
     "GradientTransformation",
@@ -130,7 +132,9 @@ def _memo_key(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     except TypeError:
         pass
     leaves, structure = jax.tree.flatten((args, kwargs))
-    key = (structure, typed(leaves))
+    # The structure's text shows dict keys with their types ({4: *} and {4.0: *} compare
+    # equal as structures but mean different arguments).
+    key = (structure, str(structure), typed(leaves))
     try:
         hash(key)
     except TypeError:
@@ -174,7 +178,8 @@ def chain(*transforms: Any) -> GradientTransformation:
     **Arguments:**
 
     - ``*transforms``: jaxdl or optax transformations (anything with ``init`` and
-      ``update``), applied left to right.
+      ``update``), applied left to right; anything else raises a ``TypeError`` naming
+      its position (``transforms[0]``).
 
     **Returns:** a :class:`GradientTransformation` whose state is the tuple of the
     transforms' states. Extra keyword arguments given to ``update`` (optax's
@@ -189,6 +194,8 @@ def chain(*transforms: Any) -> GradientTransformation:
     >>> updates["w"]
     Array([-0.3, -0.4], dtype=float32)
     """
+    for position, transform in enumerate(transforms):
+        check_transform("chain", f"transforms[{position}]", transform)
     takes_extra_args = tuple(accepts_var_keywords(t.update) for t in transforms)
 
     def init(params: Params) -> tuple[OptState, ...]:

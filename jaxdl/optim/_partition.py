@@ -32,6 +32,7 @@ from jaxdl.optim._base import (
     init_empty_state,
     memoized,
 )
+from jaxdl.optim._validation import check_transform
 
 __all__ = [
     "MaskedNode",
@@ -116,7 +117,7 @@ def masked(inner: GradientTransformation, mask: Any) -> GradientTransformation:
     >>> updates["w"], updates["b"]
     (Array([1.1, 1.1], dtype=float32), Array([1., 1.], dtype=float32))
     """
-    _check_transform("masked", "inner", inner)
+    check_transform("masked", "inner", inner)
     mask = _copy_static(mask)
     extra = accepts_var_keywords(inner.update)
 
@@ -130,7 +131,9 @@ def masked(inner: GradientTransformation, mask: Any) -> GradientTransformation:
         tree = _resolve("masked", "mask", mask, updates, _check_bool)
         inner_params = None if params is None else _mask_tree(tree, params)
         new, inner_state = inner.update(
-            _mask_tree(tree, updates), state.inner_state, inner_params,
+            _mask_tree(tree, updates),
+            state.inner_state,
+            inner_params,
             **(extra_args if extra else {}),
         )
         merged = jax.tree.map(lambda m, n, old: n if m else old, tree, new, updates)
@@ -176,7 +179,7 @@ def multi_transform(
             f"transformations, got {transforms!r}."
         )
     for label, transform in transforms.items():
-        _check_transform("multi_transform", f"transforms[{label!r}]", transform)
+        check_transform("multi_transform", f"transforms[{label!r}]", transform)
     transforms = dict(transforms)
     param_labels = _copy_static(param_labels)
 
@@ -308,13 +311,4 @@ def _check_bool(value: Any) -> None:
         raise TypeError(
             f"mask leaves must be Python bools (True: selected), got {value!r} of type "
             f"{type(value).__name__}; a mask must be static, so not an array."
-        )
-
-
-def _check_transform(owner: str, name: str, transform: Any) -> None:
-    methods = (getattr(transform, "init", None), getattr(transform, "update", None))
-    if not all(callable(method) for method in methods):
-        raise TypeError(
-            f"{owner}: {name} must be a GradientTransformation (an optimizer such as "
-            f"optim.adam(1e-3)), got {transform!r}."
         )

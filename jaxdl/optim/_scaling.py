@@ -22,12 +22,11 @@ from jaxdl.optim._base import (
     ScalarOrSchedule,
     Schedule,
     Updates,
-    identity,
     init_empty_state,
     memoized,
 )
 from jaxdl.optim._numerics import safe_increment, zero_count
-from jaxdl.optim._validation import check_hyperparameters
+from jaxdl.optim._validation import check_hyperparameters, check_schedule_value
 
 __all__ = [
     "ScaleByScheduleState",
@@ -118,7 +117,7 @@ def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
 
 @memoized
 def scale_by_learning_rate(
-    learning_rate: ScalarOrSchedule | None, *, flip_sign: bool = True
+    learning_rate: ScalarOrSchedule, *, flip_sign: bool = True
 ) -> GradientTransformation:
     """Multiply the updates by the negative learning rate, a constant or a schedule.
 
@@ -126,11 +125,17 @@ def scale_by_learning_rate(
 
     **Arguments:**
 
-    - ``learning_rate``: :math:`\\eta`, a non-negative scalar or a schedule ``f(count)``;
-      ``None`` means no scaling (the identity).
+    - ``learning_rate``: :math:`\\eta`, a non-negative scalar or a schedule ``f(count)``.
+      ``None`` raises (no scaling would turn a descent step into ascent; use
+      :func:`identity` for that on purpose).
     - ``flip_sign``: multiply by :math:`-\\eta` (default ``True``) or by :math:`+\\eta`.
 
     **Returns:** a :class:`GradientTransformation` (optax: ``optax.scale_by_learning_rate``).
+
+    A schedule is checked at step 0 when the transformation is built, and at every step
+    when ``update`` runs op by op with a concrete step counter: a negative or NaN value
+    raises a ``ValueError`` naming the step. Under ``jit`` the counter is traced and later
+    values are not checked (nor changed).
 
     >>> import jax.numpy as jnp
     >>> updates, _ = scale_by_learning_rate(0.1).update({"w": jnp.array([2.0])}, EmptyState())
@@ -138,12 +143,16 @@ def scale_by_learning_rate(
     Array([-0.2], dtype=float32)
     """
     check_hyperparameters("scale_by_learning_rate", learning_rate=learning_rate)
-    if learning_rate is None:
-        return identity()
     sign = -1 if flip_sign else 1
     if callable(learning_rate):
         schedule = learning_rate
-        return scale_by_schedule(lambda count: sign * schedule(count))
+
+        def signed(count: jax.Array) -> jax.Array:
+            value = schedule(count)
+            check_schedule_value("scale_by_learning_rate", "learning_rate", value, count)
+            return sign * value
+
+        return scale_by_schedule(signed)
     return scale(sign * learning_rate)
 
 
@@ -161,7 +170,8 @@ def add_decayed_weights(
 
     **Arguments:**
 
-    - ``weight_decay``: :math:`\\lambda \\ge 0`, a scalar or a schedule (default 0).
+    - ``weight_decay``: :math:`\\lambda \\ge 0`, a scalar or a schedule (default 0); a
+      schedule is checked as in :func:`scale_by_learning_rate`.
     - ``mask``: ``None`` (decay every leaf), or a pytree of booleans with the structure of
       the parameters (or a prefix of it), or a function of the parameters returning one;
       ``False`` leaves are passed through undecayed (typically biases and norms).
@@ -188,6 +198,7 @@ def add_decayed_weights(
     ) -> tuple[Updates, OptState]:
         if is_schedule:
             rate = weight_decay(state.count)
+            check_schedule_value("add_decayed_weights", "weight_decay", rate, state.count)
             state = WeightDecayScheduleState(count=safe_increment(state.count))
         elif isinstance(weight_decay, (int, float)) and weight_decay == 0.0:
             return updates, state

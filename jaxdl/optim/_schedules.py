@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from jaxdl._checks import check_int, is_int
 from jaxdl.optim._base import Schedule, memoized
 
 __all__ = [
@@ -65,6 +66,8 @@ def polynomial_schedule(
     >>> polynomial_schedule(1.0, 0.0, power=2, transition_steps=4)(2)
     Array(0.25, dtype=float32, weak_type=True)
     """
+    transition_steps = check_int("polynomial_schedule", "transition_steps", transition_steps)
+    transition_begin = check_int("polynomial_schedule", "transition_begin", transition_begin)
     if transition_steps <= 0:
         return lambda count: init_value
     transition_begin = max(transition_begin, 0)
@@ -91,6 +94,8 @@ def linear_schedule(
     >>> linear_schedule(0.0, 1.0, transition_steps=4)(1)
     Array(0.25, dtype=float32, weak_type=True)
     """
+    transition_steps = check_int("linear_schedule", "transition_steps", transition_steps)
+    transition_begin = check_int("linear_schedule", "transition_begin", transition_begin)
     return polynomial_schedule(
         init_value=init_value,
         end_value=end_value,
@@ -118,6 +123,8 @@ def piecewise_constant_schedule(
     >>> [float(schedule(t)) for t in range(6)]
     [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
     """
+    for boundary in boundaries_and_scales or {}:
+        check_int("piecewise_constant_schedule", "each boundary (key)", boundary)
     if boundaries_and_scales is not None and any(
         scale < 0.0 for scale in boundaries_and_scales.values()
     ):
@@ -162,6 +169,8 @@ def exponential_decay(
     >>> exponential_decay(1.0, transition_steps=10, decay_rate=0.5)(20)
     Array(0.25, dtype=float32, weak_type=True)
     """
+    transition_steps = check_int("exponential_decay", "transition_steps", transition_steps)
+    transition_begin = check_int("exponential_decay", "transition_begin", transition_begin)
     if transition_steps <= 0 or decay_rate == 0:
         return lambda count: init_value
     transition_begin = max(transition_begin, 0)
@@ -201,12 +210,11 @@ def cosine_decay_schedule(
     >>> round(float(cosine_decay_schedule(1.0, decay_steps=100)(50)), 6)
     0.5
     """
-    if not decay_steps > 0:
-        raise ValueError(f"cosine_decay_schedule: decay_steps must be positive, got {decay_steps}.")
+    decay_steps = check_int("cosine_decay_schedule", "decay_steps", decay_steps, minimum=1)
     steps = float(decay_steps)  # a Python int would overflow int32 arithmetic under jit
 
     def schedule(count: ArrayLike) -> jax.Array:
-        count = float(count) if isinstance(count, int) else count
+        count = float(count) if is_int(count) else count
         count = jnp.minimum(count, steps)
         cosine_decay = 0.5 * (1 + jnp.cos(jnp.pi * count / steps))
         decayed = (1 - alpha) * cosine_decay**exponent + alpha
@@ -246,6 +254,14 @@ def warmup_cosine_decay_schedule(
     >>> [round(float(schedule(t)), 6) for t in (0, 5, 10, 60, 110)]
     [0.0, 0.5, 1.0, 0.5, 0.0]
     """
+    warmup_steps = check_int("warmup_cosine_decay_schedule", "warmup_steps", warmup_steps)
+    decay_steps = check_int("warmup_cosine_decay_schedule", "decay_steps", decay_steps)
+    if not decay_steps > warmup_steps:
+        raise ValueError(
+            "warmup_cosine_decay_schedule: decay_steps (the total length, warmup included) "
+            f"must exceed warmup_steps, got decay_steps={decay_steps} and "
+            f"warmup_steps={warmup_steps}."
+        )
     alpha = 0.0 if peak_value == 0.0 else end_value / peak_value
     warmup = linear_schedule(
         init_value=init_value, end_value=peak_value, transition_steps=warmup_steps
@@ -272,6 +288,8 @@ def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> 
     >>> [float(schedule(t)) for t in (0, 2, 4)]
     [1.0, 1.0, 0.5]
     """
+    for position, boundary in enumerate(boundaries):
+        check_int("join_schedules", f"boundaries[{position}]", boundary)
     if len(boundaries) != len(schedules) - 1:
         raise ValueError(
             f"join_schedules: {len(schedules)} schedules need {len(schedules) - 1} "

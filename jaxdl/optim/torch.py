@@ -31,7 +31,11 @@ float32 a trajectory drifts from PyTorch's by a few 1e-6 of :math:`\\max|\\theta
 1,000 steps; in float64 they agree to about 1e-13.
 
 ``lr`` may also be a schedule ``f(count)`` of the number of updates made so far (PyTorch
-uses separate scheduler objects for that).
+uses separate scheduler objects for that). ``lr=None`` raises; a schedule is checked at
+step 0 when the optimizer is built and, when ``update`` runs op by op outside ``jit``, at
+every step (under ``jit`` the step counter is traced and later values are not checked).
+``update`` checks that the gradients have the params' and the state buffers' tree and
+shapes (a ``ValueError`` naming the paths), at trace time only under ``jit``.
 """
 
 from __future__ import annotations
@@ -43,7 +47,11 @@ import jax.numpy as jnp
 
 from jaxdl.optim._base import GradientTransformation, Params, ScalarOrSchedule, Updates, memoized
 from jaxdl.optim._numerics import one_minus_power, safe_increment, zero_count
-from jaxdl.optim._validation import check_hyperparameters
+from jaxdl.optim._validation import (
+    check_hyperparameters,
+    check_schedule_value,
+    check_tree_matches,
+)
 
 __all__ = [
     "AdagradState",
@@ -164,8 +172,9 @@ def sgd(
     def update(
         updates: Updates, state: SGDState, params: Params | None = None
     ) -> tuple[Updates, SGDState]:
+        _check_trees("torch.sgd", updates, params, state)
         grads = _gradient("torch.sgd", updates, params, weight_decay, maximize)
-        rate = _learning_rate(lr, state.count)
+        rate = _learning_rate("torch.sgd", lr, state.count)
         buffer = None
         if momentum != 0:
             first = state.count == 0
@@ -243,8 +252,9 @@ def adagrad(
     def update(
         updates: Updates, state: AdagradState, params: Params | None = None
     ) -> tuple[Updates, AdagradState]:
+        _check_trees("torch.adagrad", updates, params, state)
         grads = _gradient("torch.adagrad", updates, params, weight_decay, maximize)
-        rate = _learning_rate(lr, state.count)
+        rate = _learning_rate("torch.adagrad", lr, state.count)
         count = safe_increment(state.count)
         if lr_decay != 0:
             rate = rate / (1 + (count - 1) * lr_decay)
@@ -327,8 +337,9 @@ def rmsprop(
     def update(
         updates: Updates, state: RMSpropState, params: Params | None = None
     ) -> tuple[Updates, RMSpropState]:
+        _check_trees("torch.rmsprop", updates, params, state)
         grads = _gradient("torch.rmsprop", updates, params, weight_decay, maximize)
-        rate = _learning_rate(lr, state.count)
+        rate = _learning_rate("torch.rmsprop", lr, state.count)
         square_avg = jax.tree.map(
             lambda s, g: s * alpha + (1 - alpha) * (g * g), state.square_avg, grads
         )
@@ -526,11 +537,12 @@ def nadam(
     def update(
         updates: Updates, state: NAdamState, params: Params | None = None
     ) -> tuple[Updates, NAdamState]:
+        _check_trees("torch.nadam", updates, params, state)
         decoupled = decoupled_weight_decay and weight_decay != 0
         grads = _gradient(
             "torch.nadam", updates, params, 0.0 if decoupled else weight_decay, maximize
         )
-        rate = _learning_rate(lr, state.count)
+        rate = _learning_rate("torch.nadam", lr, state.count)
         count = safe_increment(state.count)
         mu = b1 * (1.0 - 0.5 * (0.96 ** (count * momentum_decay)))
         mu_next = b1 * (1.0 - 0.5 * (0.96 ** ((count + 1) * momentum_decay)))
@@ -585,8 +597,9 @@ def _adam_family(
     def update(
         updates: Updates, state: AdamState, params: Params | None = None
     ) -> tuple[Updates, AdamState]:
+        _check_trees(owner, updates, params, state)
         grads = _gradient(owner, updates, params, 0.0 if decoupled else weight_decay, maximize)
-        rate = _learning_rate(lr, state.count)
+        rate = _learning_rate(owner, lr, state.count)
         count = safe_increment(state.count)
         step_size = rate / one_minus_power(b1, count)
         bias_correction2_sqrt = jnp.sqrt(one_minus_power(b2, count))
@@ -647,9 +660,25 @@ def _require_params(owner: str, params: Params | None) -> None:
         )
 
 
-def _learning_rate(lr: ScalarOrSchedule, count: jax.Array) -> Any:
-    """The learning rate for this update: the constant, or the schedule at ``count``."""
-    return lr(count) if callable(lr) else lr
+def _learning_rate(owner: str, lr: ScalarOrSchedule, count: jax.Array) -> Any:
+    """The learning rate for this update: the constant, or the schedule at ``count``
+    (checked when ``count`` is concrete)."""
+    if not callable(lr):
+        return lr
+    rate = lr(count)
+    check_schedule_value(owner, "lr", rate, count)
+    return rate
+
+
+def _check_trees(owner: str, grads: Updates, params: Params | None, state: Any) -> None:
+    """The gradients against the params and the state's per-parameter buffers (static:
+    structures and shapes only)."""
+    if params is not None:
+        check_tree_matches(owner, grads, params, "params")
+    for field, buffer in zip(state._fields, state):
+        if field not in ("count", "mu_product") and buffer is not None:
+            what = f"optimizer state's {type(state).__name__}.{field}"
+            check_tree_matches(owner, grads, buffer, what)
 
 
 def _lerp(start: jax.Array, end: jax.Array, weight: float) -> jax.Array:

@@ -13,14 +13,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl._checks import is_concrete
+from jaxdl._checks import check_int, is_concrete
 
 
 def check_positive_int(name: str, argument: str, value: Any) -> int:
-    """``value`` as an int, or a ``ValueError`` unless it is an integer ≥ 1."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}: {argument} must be an int ≥ 1, got {value!r}.")
-    return int(value)
+    """``value`` as an int: :func:`jaxdl._checks.check_int` with ``minimum=1`` (an
+    ``ArgumentTypeError``, both a ``TypeError`` and a ``ValueError``, for a non-integer; a
+    ``ValueError`` below 1)."""
+    return check_int(name, argument, value, minimum=1)
 
 
 def check_unit_interval(name: str, argument: str, value: Any) -> Any:

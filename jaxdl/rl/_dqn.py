@@ -10,10 +10,10 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.typing import ArrayLike
 
 from jaxdl import losses, nn, optim
+from jaxdl._checks import check_int
 from jaxdl.rl._buffer import ReplayBuffer, add_batch, replay_buffer, sample
 from jaxdl.rl._checks import check_key, check_positive_int, check_unit_interval
 from jaxdl.rl._policy import epsilon_greedy, greedy
@@ -308,15 +308,9 @@ class DQN:
             "gradient_steps",
             "target_period",
         ):
-            check_positive_int("DQN", name, getattr(self, name))
-        if (
-            isinstance(self.learning_starts, bool)
-            or not isinstance(self.learning_starts, (int, np.integer))
-            or self.learning_starts < 0
-        ):
-            raise ValueError(
-                f"DQN: learning_starts must be an int ≥ 0, got {self.learning_starts!r}."
-            )
+            object.__setattr__(self, name, check_positive_int("DQN", name, getattr(self, name)))
+        learning_starts = check_int("DQN", "learning_starts", self.learning_starts, minimum=0)
+        object.__setattr__(self, "learning_starts", learning_starts)
         if self.buffer_capacity < self.num_envs:
             raise ValueError(
                 f"DQN: buffer_capacity ({self.buffer_capacity}) must be at least num_envs "

@@ -21,6 +21,7 @@ from jaxdl.train._callbacks import (
     LearningRateLogger,
     ModelCheckpoint,
 )
+from jaxdl.train._divergence import Divergence, DivergenceError
 from jaxdl.train._fit import evaluate, fit, initial_state
 from jaxdl.train._gan import (
     GANState,
@@ -41,6 +42,8 @@ from jaxdl.train._sweep import fit_sweep
 
 __all__ = [
     "Callback",
+    "Divergence",
+    "DivergenceError",
     "EarlyStopping",
     "EvalStep",
     "FitContext",

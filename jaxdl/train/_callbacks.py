@@ -5,12 +5,15 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import jax
 
 from jaxdl import checkpoint
+from jaxdl._checks import check_int
+from jaxdl.train._divergence import is_loss_name, jit_all_finite
 from jaxdl.train._history import History
 from jaxdl.train._state import TrainState
 
@@ -74,8 +77,8 @@ class EarlyStopping(Callback):
         baseline: float | None = None,
         start_from_epoch: int = 0,
     ) -> None:
-        if patience < 0:
-            raise ValueError(f"EarlyStopping: patience must be ≥ 0, got {patience}.")
+        check_int("EarlyStopping", "patience", patience, minimum=0)
+        check_int("EarlyStopping", "start_from_epoch", start_from_epoch, minimum=0)
         self._monitor = _Monitor("EarlyStopping", monitor, mode, min_delta)
         self.monitor = monitor
         self.patience = patience
@@ -127,6 +130,14 @@ class ModelCheckpoint(Callback):
         save_best_only: save only when ``monitor`` improves (default False).
         max_to_keep: how many recent checkpoints to keep (default 3; None keeps all).
 
+    A state that is not finite is never saved: when an epoch's losses (``loss``,
+    ``val_loss``, any ``*_loss``) or the train state hold a NaN or inf, that epoch is
+    skipped with a ``RuntimeWarning``, so the finite checkpoints already written are not
+    rotated out by ``max_to_keep`` in favour of diverged ones. (With ``fit``'s default
+    ``on_divergence="stop"`` the callbacks never see a diverged epoch; this matters with
+    ``on_divergence="ignore"`` and when the callback is driven by hand.) Checking the
+    state costs one reduction over it per saved epoch.
+
     Resume with ``jaxdl.checkpoint.restore(directory, like=train_state)`` and
     ``fit(..., train_state=restored.tree, initial_epoch=restored.metadata["epoch"])``.
     """
@@ -140,6 +151,8 @@ class ModelCheckpoint(Callback):
         save_best_only: bool = False,
         max_to_keep: int | None = 3,
     ) -> None:
+        if max_to_keep is not None:
+            check_int("ModelCheckpoint", "max_to_keep", max_to_keep, minimum=1)
         self.directory = directory
         self.save_best_only = save_best_only
         self.max_to_keep = max_to_keep
@@ -150,6 +163,16 @@ class ModelCheckpoint(Callback):
         self._checkpointer = checkpoint.Checkpointer(self.directory, max_to_keep=self.max_to_keep)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float], context: FitContext) -> None:
+        problem = _non_finite(logs, context.train_state)
+        if problem:
+            warnings.warn(
+                f"ModelCheckpoint: epoch {epoch} not saved to {self.directory}: {problem}; "
+                f"the checkpoints already there (latest: {self._checkpointer.latest_step()}) "
+                "are kept.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return
         if self.save_best_only and not self._monitor.update(self._monitor.value(logs), epoch):
             return
         self._checkpointer.save(
@@ -158,6 +181,19 @@ class ModelCheckpoint(Callback):
 
     def on_train_end(self, context: FitContext) -> None:
         self._checkpointer.close()
+
+
+def _non_finite(logs: dict[str, float], train_state: Any) -> str | None:
+    """What is not finite about an epoch, in words (None when all is finite): its losses
+    first (already on the host), then the state (one compiled reduction, one scalar)."""
+    bad = sorted(
+        name for name, value in logs.items() if is_loss_name(name) and not math.isfinite(value)
+    )
+    if bad:
+        return f"{', '.join(bad)} {'is' if len(bad) == 1 else 'are'} not finite"
+    if not bool(jit_all_finite(train_state)):
+        return "the train state holds NaN or inf values"
+    return None
 
 
 class LearningRateLogger(Callback):

@@ -16,9 +16,16 @@ from jaxdl.train._callbacks import Callback
 from jaxdl.train._history import History
 from jaxdl.train._inputs import (
     check_arrays,
+    check_callbacks,
+    check_flag,
     check_key,
+    check_model,
+    check_on_divergence,
+    check_optimizer,
     check_parallel,
+    check_progress,
     check_run,
+    check_train_state,
     checked_data,
     output_spec,
     unpack,
@@ -59,6 +66,7 @@ def fit(
     eval_batch_size: int | None = None,
     compute_dtype: DTypeLike | None = None,
     mesh: Mesh | None = None,
+    on_divergence: str = "stop",
 ) -> tuple[TrainState, History]:
     """Train ``model`` for ``epochs`` passes over ``train_data``; Keras' ``fit``, functional.
 
@@ -106,6 +114,24 @@ def fit(
             sums the gradients (``batch_size`` must be a multiple of the number of
             devices). The run equals the single-device run up to float32 rounding.
             Default ``None``: one device.
+        on_divergence: what to do when training diverges — an epoch's mean training
+            loss is NaN or inf, or the state after it holds a NaN or inf (checked once
+            per epoch, on values fetched anyway, plus one flag computed inside the
+            epoch's program; nothing is fetched per step):
+
+            - ``"stop"`` (default): stop, and return the state after the last finite
+              epoch (the one before the divergence, or the initial state), with a
+              ``RuntimeWarning`` naming the epoch and the first batch whose loss was
+              non-finite. The diverged epoch is not recorded nor passed to the
+              callbacks; ``history.stop_reason`` is ``"diverged"`` and
+              ``history.divergence`` a :class:`Divergence` (epoch, batch, step, loss,
+              value).
+            - ``"raise"``: the same, but raise :class:`DivergenceError` (with the last
+              finite state and the history as attributes) instead of returning.
+            - ``"ignore"``: train on with NaN, as a plain loop would.
+
+            Keras' ``TerminateOnNaN`` callback differs: it stops after the first NaN
+            batch, returns the NaN weights and records the NaN epoch.
 
     Returns:
         ``(train_state, history)``.
@@ -113,10 +139,19 @@ def fit(
     Raises:
         ValueError: before any compilation, for mismatched lengths, empty data, NaN/inf
             inputs, labels outside ``[0, classes)``, ``epochs < 0``, ``batch_size < 1``,
-            validation data whose shape does not match the training data, or a
-            ``batch_size`` that the mesh's devices do not divide.
-        TypeError: a ``compute_dtype`` that is not floating, or a ``mesh`` that is not a
+            validation data whose shape does not match the training data, a
+            ``batch_size`` that the mesh's devices do not divide, a loss that does not
+            return a scalar, a ``train_state`` whose params or optimizer state do not
+            match the model and optimizer, or an unknown ``on_divergence``.
+        TypeError: before any compilation, for a ``model`` that is not a layer, an
+            ``optimizer`` that is not a ``GradientTransformation`` (such as the factory
+            ``optim.adam`` not called), ``callbacks`` that are not a list of
+            :class:`Callback` objects (a function, or one callback not in a list), a
+            ``train_state`` that is not a :class:`TrainState`, ``streaming`` other than
+            True, False or None, a non-integer ``epochs``/``batch_size``, a
+            ``compute_dtype`` that is not floating, or a ``mesh`` that is not a
             ``jax.sharding.Mesh``.
+        DivergenceError: with ``on_divergence="raise"``, when training diverges.
 
     Example:
         >>> import jax, numpy as np
@@ -129,21 +164,26 @@ def fit(
         >>> len(history["loss"]), history["accuracy"][-1] > 0.9
         (5, True)
     """
+    # Every argument is checked before the first compilation: types and values first,
+    # then the data, then (by tracing the epoch's programs) the model and the loss.
+    check_model("fit", model)
+    check_optimizer("fit", optimizer)
     check_run(epochs, batch_size, initial_epoch, eval_batch_size)
     check_key(key)
+    callbacks = check_callbacks("fit", callbacks)
+    check_flag("fit", "streaming", streaming)
+    check_progress("fit", progress)
+    check_on_divergence("fit", on_divergence)
     x, y, validation = checked_data(model, train_data, validation_data)
+    if train_state is not None:
+        check_train_state("fit", train_state, model, optimizer, x)
     batch_size = min(batch_size, len(x))
     devices = check_parallel(mesh, batch_size, "fit")
-    # Every argument is checked before the first compilation.
-    train_step = make_train_step(model, loss, optimizer, metrics=metrics,
-                                 compute_dtype=compute_dtype, mesh=mesh)
-    eval_step = make_eval_step(model, loss, metrics=metrics, compute_dtype=compute_dtype,
-                               mesh=mesh)
+    train_step = make_train_step(
+        model, loss, optimizer, metrics=metrics, compute_dtype=compute_dtype, mesh=mesh
+    )
+    eval_step = make_eval_step(model, loss, metrics=metrics, compute_dtype=compute_dtype, mesh=mesh)
 
-    if train_state is None:
-        train_state, data_key = _initial_state_and_key(model, optimizer, x, key)
-    else:
-        data_key = _jit_split(key)[1]
     fits_on_device = x.nbytes + y.nbytes <= DEVICE_DATA_LIMIT_BYTES
     if streaming is None:
         streaming = not fits_on_device or convolutions_on_cpu(model)
@@ -153,11 +193,32 @@ def fit(
         evaluate_fn = make_evaluate(eval_step, eval_batch_size or batch_size)
     # Where the data and the state live: the default device, or replicated on every
     # device of the mesh (each device then takes its share of each batch).
-    place = jax.device_put if devices is None else functools.partial(
-        parallel.put, sharding=parallel.replicated(mesh))
+    place = (
+        jax.device_put
+        if devices is None
+        else functools.partial(parallel.put, sharding=parallel.replicated(mesh))
+    )
+    on_device = fits_on_device or not streaming
+    if devices is None:
+        # Trace the epoch (and the validation pass) on abstract values before anything
+        # compiles, so that a loss returning a vector, or a shape error in the step,
+        # fails here; JAX keeps these traces for the real calls. (With a mesh, whose
+        # shardings the abstract values lack, the step is traced at its first call.)
+        if train_state is None:
+            state_spec, key_spec = _initial_program(model, optimizer, x).eval_shape(key)
+        else:
+            state_spec, key_spec = train_state, jax.eval_shape(lambda k: _jit_split(k)[1], key)
+        run_epoch.check(state_spec, x, y, key_spec, on_device=on_device)
+        if evaluate_fn is not None:
+            jax.eval_shape(evaluate_fn, state_spec, *validation)
+
+    if train_state is None:
+        train_state, data_key = _initial_state_and_key(model, optimizer, x, key)
+    else:
+        data_key = _jit_split(key)[1]
     if devices is not None:
         train_state = place(train_state)
-    if fits_on_device or not streaming:
+    if on_device:
         x, y = place((x, y))
     if validation is not None:
         validation = place(validation)
@@ -165,9 +226,19 @@ def fit(
     validate = None
     if evaluate_fn is not None:
         validate = functools.partial(_validate, evaluate_fn, validation)
-    return run_epochs(run_epoch, train_state, (x, y), data_key, epochs=epochs,
-                      initial_epoch=initial_epoch, callbacks=callbacks, progress=progress,
-                      label="fit", validate=validate)
+    return run_epochs(
+        run_epoch,
+        train_state,
+        (x, y),
+        data_key,
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        callbacks=callbacks,
+        progress=progress,
+        label="fit",
+        validate=validate,
+        on_divergence=on_divergence,
+    )
 
 
 def _validate(evaluate_fn: Any, validation: tuple[Any, Any], train_state: TrainState) -> Any:
@@ -216,12 +287,19 @@ def _initial_state_and_key(
 ) -> tuple[TrainState, jax.Array]:
     """``fit``'s start: ``init_key, data_key = split(key)``, the initial state from
     ``init_key``, and ``data_key``, all in one compiled program."""
+    return _initial_program(model, optimizer, x)(key)
+
+
+def _initial_program(model: nn.Layer, optimizer: optim.GradientTransformation, x: Any):
     shape, dtype = (1, *x.shape[1:]), np.dtype(x.dtype)
-    return cached(_jit_initial_state, model, optimizer, shape, dtype, True)(key)
+    return cached(_jit_initial_state, model, optimizer, shape, dtype, True)
 
 
 def _jit_initial_state(
-    model: nn.Layer, optimizer: optim.GradientTransformation, shape: tuple, dtype: Any,
+    model: nn.Layer,
+    optimizer: optim.GradientTransformation,
+    shape: tuple,
+    dtype: Any,
     split: bool,
 ):
     def create(key: jax.Array) -> TrainState:

@@ -29,7 +29,15 @@ import numpy as np
 from jaxdl import losses, nn, optim
 from jaxdl.train._callbacks import Callback
 from jaxdl.train._history import History
-from jaxdl.train._inputs import check_key, check_run, is_int
+from jaxdl.train._inputs import (
+    check_callbacks,
+    check_flag,
+    check_int,
+    check_key,
+    check_on_divergence,
+    check_progress,
+    check_run,
+)
 from jaxdl.train._loops import cached, convolutions_on_cpu, make_fit_epoch
 from jaxdl.train._progress import run_epochs
 from jaxdl.train._state import TrainState
@@ -393,6 +401,7 @@ def fit_gan(
     gan_state: GANState | None = None,
     initial_epoch: int = 0,
     streaming: bool | None = None,
+    on_divergence: str = "stop",
 ) -> tuple[GANState, History]:
     """Train a GAN for ``epochs`` passes over the real samples ``x``; :func:`fit` for two
     players, with the step of :func:`make_gan_step`.
@@ -427,6 +436,10 @@ def fit_gan(
         initial_epoch: the epoch to start at when resuming (default 0).
         streaming: force one jitted step per batch (True) or the compiled epoch (False);
             default: by size and backend, as above.
+        on_divergence: ``"stop"`` (default), ``"raise"`` or ``"ignore"``, as for
+            :func:`fit`; the losses watched are ``d_loss`` and ``g_loss``, and the state
+            both players' (a GAN whose losses turn NaN stops with the last finite
+            :class:`GANState` and a ``RuntimeWarning``).
 
     Returns:
         ``(gan_state, history)``: ``history`` holds the epoch means of ``d_loss``,
@@ -435,7 +448,9 @@ def fit_gan(
 
     Raises:
         TypeError: as :func:`make_gan_step`; a non-floating ``x``; a ``key`` that is not a
-            JAX key.
+            JAX key; ``callbacks`` that are not a list of callbacks; ``streaming`` other
+            than True, False or None.
+        DivergenceError: with ``on_divergence="raise"``, when training diverges.
         ValueError: as :func:`make_gan_step`; an empty ``x`` or one without a sample axis,
             NaN/inf in ``x``, fewer samples than ``d_steps``, bad ``epochs``/``batch_size``,
             a generator whose output is not shaped like one sample of ``x``, or a
@@ -464,8 +479,12 @@ def fit_gan(
         d_steps=d_steps,
         prior=prior,
     )
-    check_run(epochs, batch_size, initial_epoch, None)
+    check_run(epochs, batch_size, initial_epoch, None, name="fit_gan")
     check_key(key)
+    callbacks = check_callbacks("fit_gan", callbacks)
+    check_flag("fit_gan", "streaming", streaming)
+    check_progress("fit_gan", progress)
+    check_on_divergence("fit_gan", on_divergence)
     if gan_state is not None and not isinstance(gan_state, GANState):
         raise TypeError(f"fit_gan: gan_state must be a GANState, got {type(gan_state).__name__}.")
     x = _checked_samples(x, d_steps)
@@ -499,9 +518,18 @@ def fit_gan(
     if fits_on_device or not streaming:
         x, y = jax.device_put((x, y))
 
-    return run_epochs(run_epoch, gan_state, (x, y), data_key, epochs=epochs,
-                      initial_epoch=initial_epoch, callbacks=callbacks, progress=progress,
-                      label="fit_gan")
+    return run_epochs(
+        run_epoch,
+        gan_state,
+        (x, y),
+        data_key,
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        callbacks=callbacks,
+        progress=progress,
+        label="fit_gan",
+        on_divergence=on_divergence,
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -557,10 +585,7 @@ def _check_players(
 
 
 def _check_count(owner: str, name: str, value: Any) -> None:
-    if not is_int(value):
-        raise TypeError(f"{owner}: {name} must be an int, got {value!r}.")
-    if value < 1:
-        raise ValueError(f"{owner}: {name} must be ≥ 1, got {value}.")
+    check_int(owner, name, value, minimum=1)
 
 
 def _check_loss_kind(owner: str, kind: Any) -> None:

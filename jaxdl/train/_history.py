@@ -7,6 +7,7 @@ import json
 import math
 import os
 from pathlib import Path
+from typing import Any
 
 __all__ = ["History"]
 
@@ -17,6 +18,13 @@ class History:
     Keys are ``loss``, ``accuracy`` (classification), ``val_loss``, ``val_accuracy`` (with
     validation data) and any extra metric or logged value by its name. ``history["loss"]``
     works too, and ``history.epoch`` lists the epoch numbers (0-based).
+
+    After :func:`jaxdl.train.fit`, ``stop_reason`` says why training ended:
+    ``"completed"`` (all epochs ran), ``"stopped"`` (a callback such as
+    :class:`EarlyStopping` set ``stop_training``) or ``"diverged"`` (the training loss or
+    the state became NaN or inf; ``divergence`` then holds a
+    :class:`jaxdl.train.Divergence` naming the epoch and batch, and that epoch is not
+    recorded). A ``History`` built by hand has ``stop_reason=None``.
 
     Example:
         >>> h = History()
@@ -29,6 +37,8 @@ class History:
     def __init__(self) -> None:
         self.history: dict[str, list[float]] = {}
         self.epoch: list[int] = []
+        self.stop_reason: str | None = None
+        self.divergence: Any = None
 
     def append(self, epoch: int, logs: dict[str, float]) -> None:
         """Record one epoch's values (a metric missing from earlier epochs is padded with

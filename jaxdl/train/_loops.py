@@ -18,9 +18,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl import nn
+from jaxdl.train._divergence import EpochHealth, all_finite, is_loss_name, jit_all_finite
 from jaxdl.train._state import TrainState
 
 __all__ = [
+    "FitEpoch",
     "cached",
     "convolutions_on_cpu",
     "evaluate_batches",
@@ -48,18 +50,34 @@ def make_epoch(train_step: StepFn, batch_size: int) -> Callable:
 
 
 def scan_epoch(
-    train_step: StepFn, batch_size: int, train_state: TrainState, x: jax.Array,
-    y: jax.Array, key: jax.Array,
+    train_step: StepFn,
+    batch_size: int,
+    train_state: TrainState,
+    x: jax.Array,
+    y: jax.Array,
+    key: jax.Array,
 ) -> tuple[TrainState, dict]:
     """The body of :func:`make_epoch`'s program, for use inside another traced function."""
+    train_state, metrics = _scan_steps(train_step, batch_size, train_state, x, y, key)
+    return train_state, jax.tree_util.tree_map(jnp.mean, metrics)
+
+
+def _scan_steps(
+    train_step: StepFn,
+    batch_size: int,
+    train_state: TrainState,
+    x: jax.Array,
+    y: jax.Array,
+    key: jax.Array,
+) -> tuple[TrainState, dict]:
+    """:func:`scan_epoch` before the means: the metrics of every batch, ``(batches,)``."""
     order, step_keys = _epoch_plan(key, x.shape[0], batch_size)
 
     def body(ts, inputs):
         indices, step_key = inputs
         return train_step(ts, (x[indices], y[indices]), step_key)
 
-    train_state, metrics = jax.lax.scan(body, train_state, (order, step_keys))
-    return train_state, jax.tree_util.tree_map(jnp.mean, metrics)
+    return jax.lax.scan(body, train_state, (order, step_keys))
 
 
 def make_streaming_epoch(train_step: StepFn, batch_size: int) -> Callable:
@@ -76,29 +94,79 @@ def make_streaming_epoch(train_step: StepFn, batch_size: int) -> Callable:
     stepped = _stepped_epoch(train_step)
 
     def epoch(train_state: TrainState, x: Any, y: Any, key: jax.Array):
-        return stepped(train_state, x, y, _jit_plan(key, len(x), batch_size))
+        train_state, means, _ = stepped(train_state, x, y, _jit_plan(key, len(x), batch_size))
+        return train_state, means
 
     return epoch
 
 
-def make_fit_epoch(train_step: StepFn, batch_size: int, *, streaming: bool) -> Callable:
-    """``epoch(train_state, x, y, data_key, epoch)``: :func:`make_epoch`'s (or, with
-    ``streaming``, :func:`make_streaming_epoch`'s) epoch for the key
-    ``jax.random.fold_in(data_key, epoch)``, which is derived inside the compiled program
-    rather than by a program of its own. This is the epoch :func:`jaxdl.train.fit` runs."""
-    if not streaming:
-        return cached(_jit_fit_epoch, train_step, batch_size)
-    stepped = _stepped_epoch(train_step)
+class FitEpoch:
+    """The epoch :func:`jaxdl.train.fit` and :func:`jaxdl.train.fit_gan` run:
+    ``epoch(train_state, x, y, data_key, number) -> (train_state, metrics, health)``.
 
-    def epoch(train_state: TrainState, x: Any, y: Any, data_key: jax.Array, number: int):
-        return stepped(train_state, x, y, _jit_fit_plan(data_key, number, len(x), batch_size))
+    It is :func:`make_epoch`'s epoch (or, with ``streaming``, :func:`make_streaming_epoch`'s)
+    for the key ``jax.random.fold_in(data_key, number)``, derived inside the compiled
+    program rather than by a program of its own. ``health`` is an :class:`EpochHealth`
+    for the divergence check: whether the state after the epoch is finite (one flag,
+    computed inside the epoch's program) and the per-batch values of the watched losses
+    (left on the device). :meth:`check` traces the epoch's programs without running
+    them.
+    """
 
-    return epoch
+    def __init__(self, train_step: StepFn, batch_size: int, *, streaming: bool) -> None:
+        self.train_step = train_step
+        self.batch_size = batch_size
+        self.streaming = streaming
+        if streaming:
+            self._stepped = _stepped_epoch(train_step)
+        else:
+            self._compiled = cached(_jit_fit_epoch, train_step, batch_size)
+
+    def __call__(
+        self, train_state: Any, x: Any, y: Any, data_key: jax.Array, number: int
+    ) -> tuple[Any, dict, EpochHealth]:
+        if not self.streaming:
+            return self._compiled(train_state, x, y, data_key, number)
+        plan = _jit_fit_plan(data_key, number, len(x), self.batch_size)
+        train_state, means, steps = self._stepped(train_state, x, y, plan)
+        watched = {name: [m[name] for m in steps] for name in means if is_loss_name(name)}
+        return train_state, means, EpochHealth(jit_all_finite(train_state), watched)
+
+    def check(self, train_state: Any, x: Any, y: Any, data_key: Any, *, on_device: bool) -> None:
+        """Trace (not compile, not run) the programs of an epoch on arguments shaped like
+        these (arrays or ``jax.ShapeDtypeStruct``; ``on_device`` says whether the epoch
+        will get device arrays or host ones), so that errors raised while tracing the
+        step — a loss that does not return a scalar, a shape mismatch — come before
+        anything compiles. JAX keeps the traces for the first real call."""
+        x_spec, y_spec = (jax.ShapeDtypeStruct(np.shape(a), a.dtype) for a in (x, y))
+        if not self.streaming:
+            jax.eval_shape(self._compiled, train_state, x_spec, y_spec, data_key, 0)
+            return
+        order, step_keys = jax.eval_shape(
+            _jit_fit_plan, data_key, 0, x_spec.shape[0], self.batch_size
+        )
+        if on_device:
+            step = cached(_jit_device_step, self.train_step)
+            jax.eval_shape(step, train_state, x_spec, y_spec, order, step_keys, 0)
+        else:
+            batch = tuple(
+                jax.ShapeDtypeStruct((self.batch_size, *s.shape[1:]), s.dtype)
+                for s in (x_spec, y_spec)
+            )
+            key = jax.ShapeDtypeStruct(step_keys.shape[1:], step_keys.dtype)
+            jax.eval_shape(cached(_jit_host_step, self.train_step), train_state, batch, key)
+
+
+def make_fit_epoch(train_step: StepFn, batch_size: int, *, streaming: bool) -> FitEpoch:
+    """The :class:`FitEpoch` of ``train_step`` (its programs cached as
+    :func:`make_epoch`'s are)."""
+    return FitEpoch(train_step, batch_size, streaming=streaming)
 
 
 def _stepped_epoch(train_step: StepFn) -> Callable:
     """``stepped(train_state, x, y, plan)``: one jitted, donating step per batch of
-    ``plan = (order, step_keys)``; the batch means of the metrics."""
+    ``plan = (order, step_keys)``; the batch means of the metrics, and each batch's
+    metrics (device values, not fetched)."""
     host_step = cached(_jit_host_step, train_step)
     device_step = cached(_jit_device_step, train_step)
 
@@ -108,17 +176,19 @@ def _stepped_epoch(train_step: StepFn) -> Callable:
         host_order = None if on_device else np.asarray(order)
         train_state = _jit_copy(train_state)
         totals = None
+        steps = []
         for batch in range(order.shape[0]):
             if on_device:
                 train_state, metrics = device_step(train_state, x, y, order, step_keys, batch)
             else:
                 indices = host_order[batch]
-                train_state, metrics = host_step(train_state, (x[indices], y[indices]),
-                                                 step_keys[batch])
-            totals = metrics if totals is None else jax.tree_util.tree_map(
-                jnp.add, totals, metrics
-            )
-        return train_state, jax.tree_util.tree_map(lambda t: t / order.shape[0], totals)
+                train_state, metrics = host_step(
+                    train_state, (x[indices], y[indices]), step_keys[batch]
+                )
+            steps.append(metrics)
+            totals = metrics if totals is None else jax.tree_util.tree_map(jnp.add, totals, metrics)
+        means = jax.tree_util.tree_map(lambda t: t / order.shape[0], totals)
+        return train_state, means, steps
 
     return stepped
 
@@ -184,7 +254,10 @@ def _jit_epoch(train_step: StepFn, batch_size: int) -> Callable:
 def _jit_fit_epoch(train_step: StepFn, batch_size: int) -> Callable:
     def epoch(train_state, x, y, data_key, number):
         key = jax.random.fold_in(data_key, number)
-        return scan_epoch(train_step, batch_size, train_state, x, y, key)
+        train_state, steps = _scan_steps(train_step, batch_size, train_state, x, y, key)
+        means = jax.tree_util.tree_map(jnp.mean, steps)
+        watched = {name: values for name, values in steps.items() if is_loss_name(name)}
+        return train_state, means, EpochHealth(all_finite(train_state), watched)
 
     return jax.jit(epoch)
 

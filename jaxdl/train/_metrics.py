@@ -6,6 +6,8 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from jaxdl._checks import check_int
+
 __all__ = ["accuracy", "is_classification", "labels_of", "top_k_accuracy"]
 
 
@@ -26,19 +28,23 @@ def accuracy(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
 def top_k_accuracy(logits: ArrayLike, labels: ArrayLike, k: int = 5) -> jax.Array:
     r"""Fraction of samples whose label is among the ``k`` largest logits.
 
-    Ties at the k-th place count in the label's favour only if its score is strictly
-    larger than the (k+1)-th: the label's rank is the number of classes scoring higher.
+    Ties count in the label's favour: the label's rank is the number of classes scoring
+    strictly higher, and it is a hit when that rank is below ``k``. A row with a NaN
+    score anywhere counts as a miss (NaN compares false with everything, so it would
+    otherwise rank first, and a diverged network would score 100 %).
 
     >>> top_k_accuracy(jnp.array([[3.0, 2.0, 1.0]]), jnp.array([1]), k=2)
     Array(1., dtype=float32)
+    >>> top_k_accuracy(jnp.array([[jnp.nan, 0.0], [0.0, 1.0]]), jnp.array([0, 1]), k=1)
+    Array(0.5, dtype=float32)
     """
     logits = jnp.asarray(logits)
-    if k < 1:
-        raise ValueError(f"top_k_accuracy: k must be at least 1, got {k}.")
+    check_int("top_k_accuracy", "k", k, minimum=1)
     labels = labels_of(logits, labels)
     label_score = jnp.take_along_axis(logits, labels[..., None], axis=-1)
     rank = jnp.sum(logits > label_score, axis=-1)
-    return jnp.mean((rank < k).astype(jnp.float32))
+    hit = (rank < k) & ~jnp.any(jnp.isnan(logits), axis=-1)
+    return jnp.mean(hit.astype(jnp.float32))
 
 
 def is_classification(predictions: jax.ShapeDtypeStruct, targets: jax.ShapeDtypeStruct) -> bool:

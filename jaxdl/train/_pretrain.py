@@ -14,7 +14,7 @@ import jax.numpy as jnp
 from jaxdl import losses, nn, optim
 from jaxdl.train._fit import fit
 from jaxdl.train._history import History
-from jaxdl.train._inputs import check_key, is_int, unpack
+from jaxdl.train._inputs import check_int, check_key, unpack
 from jaxdl.train._state import TrainState
 from jaxdl.train._steps import LossFn, Metric
 
@@ -128,13 +128,20 @@ def greedy_pretrain(
         (['stage_1', 'stage_2', 'stage_3', 'finetune'], True)
     """
     hidden, pretrain_optimizer = _checked(
-        hidden, head, method, pretrain_epochs, epochs, corruption, keep_statistics,
-        decoder, optimizer, pretrain_optimizer,
+        hidden,
+        head,
+        method,
+        pretrain_epochs,
+        epochs,
+        corruption,
+        keep_statistics,
+        decoder,
+        optimizer,
+        pretrain_optimizer,
     )
     check_key(key)
     x, y = unpack("train_data", train_data)
-    validation = None if validation_data is None else unpack("validation_data",
-                                                             validation_data)
+    validation = None if validation_data is None else unpack("validation_data", validation_data)
     names = [str(i) for i in range(len(hidden))]
     depth = len(hidden)
     trained: dict[str, nn.Bound] = {}
@@ -144,11 +151,13 @@ def greedy_pretrain(
         stage_key = jax.random.fold_in(key, k)
         label = f"stage {k + 1}/{depth}" if progress else False
         below = nn.Sequential(dict(zip(names[:k], hidden[:k])))
-        lower = below.bind({n: trained[n].params for n in names[:k]},
-                           {n: trained[n].state for n in names[:k]})
+        lower = below.bind(
+            {n: trained[n].params for n in names[:k]}, {n: trained[n].state for n in names[:k]}
+        )
         if method == "supervised":
-            frozen = {n: nn.Frozen(hidden[j], inference=keep_statistics)
-                      for j, n in enumerate(names[:k])}
+            frozen = {
+                n: nn.Frozen(hidden[j], inference=keep_statistics) for j, n in enumerate(names[:k])
+            }
             model = nn.Sequential({**frozen, names[k]: layer, "head": head})
             freeze_mask = {n: n in frozen for n in model.names}
             stage_data, stage_validation = (x, y), validation
@@ -170,14 +179,24 @@ def greedy_pretrain(
         bound = model.bind(*model.init(init_key, _sample(stage_data[0])))
         if method == "supervised" and k:
             bound = nn.graft(bound, lower)
-        stage_optimizer = (optim.selective_transform(pretrain_optimizer, freeze_mask=freeze_mask)
-                           if any(freeze_mask.values()) else pretrain_optimizer)
-        state = TrainState.create(params=bound.params, state=bound.state,
-                                  optimizer=stage_optimizer)
+        stage_optimizer = (
+            optim.selective_transform(pretrain_optimizer, freeze_mask=freeze_mask)
+            if any(freeze_mask.values())
+            else pretrain_optimizer
+        )
+        state = TrainState.create(params=bound.params, state=bound.state, optimizer=stage_optimizer)
         state, histories[f"stage_{k + 1}"] = fit(
-            model, stage_optimizer, stage_data, loss=stage_loss, epochs=pretrain_epochs,
-            batch_size=batch_size, key=fit_key, validation_data=stage_validation,
-            metrics=stage_metrics, progress=label, train_state=state,
+            model,
+            stage_optimizer,
+            stage_data,
+            loss=stage_loss,
+            epochs=pretrain_epochs,
+            batch_size=batch_size,
+            key=fit_key,
+            validation_data=stage_validation,
+            metrics=stage_metrics,
+            progress=label,
+            train_state=state,
         )
         trained[names[k]] = nn.Bound(layer, state.params[names[k]], state.state[names[k]])
         if method == "supervised":
@@ -193,17 +212,32 @@ def greedy_pretrain(
         bound = nn.graft(bound, last_head, at="head")
     state = TrainState.create(params=bound.params, state=bound.state, optimizer=optimizer)
     state, histories["finetune"] = fit(
-        model, optimizer, (x, y), loss=loss, epochs=epochs, batch_size=batch_size,
-        key=jax.random.fold_in(key, depth + 1), validation_data=validation,
-        callbacks=callbacks, metrics=metrics, progress="finetune" if progress else False,
+        model,
+        optimizer,
+        (x, y),
+        loss=loss,
+        epochs=epochs,
+        batch_size=batch_size,
+        key=jax.random.fold_in(key, depth + 1),
+        validation_data=validation,
+        callbacks=callbacks,
+        metrics=metrics,
+        progress="finetune" if progress else False,
         train_state=state,
     )
     return Pretrained(model, state, histories)
 
 
 def _checked(
-    hidden: Any, head: Any, method: Any, pretrain_epochs: Any, epochs: Any,
-    corruption: Any, keep_statistics: Any, decoder: Any, optimizer: Any,
+    hidden: Any,
+    head: Any,
+    method: Any,
+    pretrain_epochs: Any,
+    epochs: Any,
+    corruption: Any,
+    keep_statistics: Any,
+    decoder: Any,
+    optimizer: Any,
     pretrain_optimizer: Any,
 ) -> tuple[tuple[nn.Layer, ...], optim.GradientTransformation]:
     """Every argument of ``greedy_pretrain`` that ``fit`` does not check, checked."""
@@ -219,10 +253,12 @@ def _checked(
     if method not in METHODS:
         raise ValueError(f"greedy_pretrain: method must be one of {METHODS}, got {method!r}.")
     for name, value in (("pretrain_epochs", pretrain_epochs), ("epochs", epochs)):
-        if not is_int(value) or value < 0:
-            raise ValueError(f"greedy_pretrain: {name} must be an int ≥ 0, got {value!r}.")
-    if (isinstance(corruption, bool) or not isinstance(corruption, numbers.Real)
-            or not 0 <= corruption < 1):
+        check_int("greedy_pretrain", name, value, minimum=0)
+    if (
+        isinstance(corruption, bool)
+        or not isinstance(corruption, numbers.Real)
+        or not 0 <= corruption < 1
+    ):
         raise ValueError(
             f"greedy_pretrain: corruption must be a number in [0, 1), got {corruption!r}."
         )
@@ -254,7 +290,4 @@ def _codes(lower: nn.Bound, x: Any, chunk: int = 4096) -> jax.Array:
     when ``lower`` has no layers)."""
     if not len(lower.model):
         return jnp.asarray(x)
-    return jnp.concatenate([
-        lower(jnp.asarray(x[i:i + chunk]))
-        for i in range(0, len(x), chunk)
-    ])
+    return jnp.concatenate([lower(jnp.asarray(x[i : i + chunk])) for i in range(0, len(x), chunk)])

@@ -15,6 +15,7 @@ from jax.sharding import Mesh
 from jax.typing import DTypeLike
 
 from jaxdl import nn, optim, parallel
+from jaxdl.train._inputs import check_model, check_optimizer, describe
 from jaxdl.train._metrics import accuracy, is_classification, top_k_accuracy
 from jaxdl.train._state import TrainState
 
@@ -83,8 +84,17 @@ def make_train_step(
         >>> sorted(m), int(ts.step)
         (['accuracy', 'loss'], 1)
     """
-    return TrainStep(model, loss_fn, optimizer, _metrics_tuple(metrics),
-                     _compute_dtype(compute_dtype), _checked_mesh(mesh))
+    check_model("make_train_step", model)
+    check_optimizer("make_train_step", optimizer)
+    _check_loss_fn("make_train_step", loss_fn)
+    return TrainStep(
+        model,
+        loss_fn,
+        optimizer,
+        _metrics_tuple(metrics),
+        _compute_dtype(compute_dtype),
+        _checked_mesh(mesh),
+    )
 
 
 def make_eval_step(
@@ -101,8 +111,19 @@ def make_eval_step(
     Arguments are as for :func:`make_train_step`; steps built from equal arguments
     compare and hash equal (:class:`EvalStep`).
     """
-    return EvalStep(model, loss_fn, _metrics_tuple(metrics), _compute_dtype(compute_dtype),
-                    _checked_mesh(mesh))
+    check_model("make_eval_step", model)
+    _check_loss_fn("make_eval_step", loss_fn)
+    return EvalStep(
+        model, loss_fn, _metrics_tuple(metrics), _compute_dtype(compute_dtype), _checked_mesh(mesh)
+    )
+
+
+def _check_loss_fn(name: str, loss_fn: Any) -> None:
+    if not callable(loss_fn):
+        raise TypeError(
+            f"{name}: loss must be a function (predictions, targets) -> scalar, e.g. "
+            f"losses.softmax_cross_entropy, got {describe(loss_fn)}."
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,7 +152,7 @@ class TrainStep:
             predictions, new_state = _forward(
                 self.model, params, train_state.state, x, key, True, self.compute_dtype
             )
-            return self.loss_fn(predictions, y), (predictions, new_state)
+            return _scalar_loss(self.loss_fn, predictions, y), (predictions, new_state)
 
         (loss, (predictions, new_state)), grads = jax.value_and_grad(objective, has_aux=True)(
             train_state.params
@@ -156,8 +177,24 @@ class EvalStep:
             self.model, train_state.params, train_state.state, x, None, False, self.compute_dtype
         )
         metric_fns = resolve_metrics(self.metrics)
-        return {"loss": self.loss_fn(predictions, y),
-                **compute_metrics(metric_fns, predictions, y)}
+        return {
+            "loss": _scalar_loss(self.loss_fn, predictions, y),
+            **compute_metrics(metric_fns, predictions, y),
+        }
+
+
+def _scalar_loss(loss_fn: LossFn, predictions: jax.Array, targets: jax.Array) -> jax.Array:
+    """``loss_fn(predictions, targets)``, which must be one number (raised at trace time,
+    so before anything compiles)."""
+    loss = loss_fn(predictions, targets)
+    if np.shape(loss) != ():
+        name = getattr(loss_fn, "__name__", type(loss_fn).__name__)
+        raise ValueError(
+            f"the loss {name} must return a scalar (the batch mean), got shape "
+            f"{np.shape(loss)} for predictions of shape {np.shape(predictions)}; reduce it "
+            "(jnp.mean) or use the loss's reduction='mean'."
+        )
+    return loss
 
 
 def _split_over(mesh: Mesh | None, batch: Batch) -> Batch:
@@ -183,8 +220,11 @@ def _forward(model, params, state, x, key, train, compute_dtype):
         return model.apply(params, state, x, key=key, train=train)
     output_dtype = _floating_dtype_of(params)
     predictions, new_state = model.apply(
-        _cast_floating(params, compute_dtype), state, _cast_floating(x, compute_dtype),
-        key=key, train=train,
+        _cast_floating(params, compute_dtype),
+        state,
+        _cast_floating(x, compute_dtype),
+        key=key,
+        train=train,
     )
     new_state = jax.tree_util.tree_map(lambda new, old: new.astype(old.dtype), new_state, state)
     return predictions.astype(output_dtype), new_state

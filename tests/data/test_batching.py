@@ -109,7 +109,7 @@ def test_train_val_split_differs_across_keys():
         ({"fraction": 1.0}, r"fraction must lie in \(0, 1\)"),
         ({"fraction": 0.01}, r"integer in \[1, 9\].*got 0"),
         ({"size": N}, r"integer in \[1, 9\].*got 10"),
-        ({"size": 2.5}, r"integer in \[1, 9\].*got 2.5"),
+        ({"size": 2.5}, r"size must be an int, got 2.5 \(float\)"),
     ],
 )
 def test_train_val_split_rejects_bad_sizes(kwargs, message):
@@ -181,8 +181,8 @@ def test_batches_match_epoch_batches_for_the_same_key():
 @pytest.mark.parametrize(
     ("x", "y", "batch_size", "kwargs", "message"),
     [
-        (X, Y, 0, {}, "batch_size must be >= 1, got 0"),
-        (X, Y, 2.0, {}, "batch_size must be a Python int"),
+        (X, Y, 0, {}, "batch_size must be an int ≥ 1, got 0"),
+        (X, Y, 2.0, {}, "batch_size must be an int ≥ 1, got 2.0"),
         (X, Y[:9], 2, {}, r"x \(10, 2\), y \(9,\)"),
         (X[:0], Y[:0], 2, {}, "no samples"),
         (np.float32(1.0), Y, 2, {}, "x needs a leading sample axis"),

@@ -40,8 +40,8 @@ def test_one_hot_under_jit():
         (np.array([0, 3]), 3, r"in \[0, 3\).*from 0 to 3"),
         (np.array([-1, 2]), 3, r"from -1 to 2"),
         (np.array([0.0, 1.0]), 2, "integer class indices, got dtype float64"),
-        (np.array([0, 1]), 0, "num_classes must be >= 1"),
-        (np.array([0, 1]), 2.0, "num_classes must be a Python int"),
+        (np.array([0, 1]), 0, "num_classes must be an int ≥ 1, got 0"),
+        (np.array([0, 1]), 2.0, "num_classes must be an int ≥ 1, got 2.0"),
     ],
     ids=["too-high", "negative", "float-labels", "zero-classes", "float-classes"],
 )

@@ -14,8 +14,16 @@ from jaxdl import data
 
 STUDY = Path(__file__).resolve().parents[2] / "experiments" / "autoencoder"
 PNGS = ["reconstructions.png", "code_space.png", "error_vs_code_size.png", "denoising.png"]
-COLUMNS = ["model", "code_size", "train_noise", "test_noise", "params", "test_mse_mean",
-           "test_mse_std", "seeds"]
+COLUMNS = [
+    "model",
+    "code_size",
+    "train_noise",
+    "test_noise",
+    "params",
+    "test_mse_mean",
+    "test_mse_std",
+    "seeds",
+]
 # --quick: dense codes 2 and 16; the denoising (masking 0.5) and conv models at 16.
 CODE_SIZES = [2, 16]
 CODE = 16
@@ -28,7 +36,9 @@ def quick_study(tmp_path_factory):
     out = tmp_path_factory.mktemp("autoencoder_study")
     completed = subprocess.run(
         [sys.executable, str(STUDY / "run.py"), "--quick", "--out", str(out)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     return out, completed
@@ -42,8 +52,13 @@ def rows(quick_study):
 
 
 def _mse(rows, model, code, test_noise=0.0):
-    [row] = [r for r in rows if r["model"] == model and int(r["code_size"]) == code
-             and float(r["test_noise"]) == test_noise]
+    [row] = [
+        r
+        for r in rows
+        if r["model"] == model
+        and int(r["code_size"]) == code
+        and float(r["test_noise"]) == test_noise
+    ]
     return float(row["test_mse_mean"])
 
 
@@ -123,8 +138,14 @@ def test_parameter_counts_match_the_architectures(rows):
         assert params["pca", code] == code * 64 + 64
     assert params["dense_denoising_0.5", CODE] == params["dense", CODE]  # masking: no params
     # conv: 3×3 convs 1→8→16 (8×8 → 4×4 → 2×2), Dense(64→16), Dense(16→64), transposed 16→8→1.
-    conv = (9 * 8 + 8) + (9 * 8 * 16 + 16) + (64 * CODE + CODE) + (CODE * 64 + 64) \
-        + (9 * 16 * 8 + 8) + (9 * 8 + 1)
+    conv = (
+        (9 * 8 + 8)
+        + (9 * 8 * 16 + 16)
+        + (64 * CODE + CODE)
+        + (CODE * 64 + 64)
+        + (9 * 16 * 8 + 8)
+        + (9 * 8 + 1)
+    )
     assert params["conv", CODE] == conv
 
 
@@ -141,6 +162,8 @@ def test_markdown_table_is_printed_and_lists_every_model(quick_study):
 def test_study_rejects_zero_seeds():
     completed = subprocess.run(
         [sys.executable, str(STUDY / "run.py"), "--quick", "--seeds", "0"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert completed.returncode == 2 and "must be ≥ 1" in completed.stderr

@@ -10,10 +10,25 @@ import numpy as np
 import pytest
 
 STUDY = Path(__file__).resolve().parents[2] / "experiments" / "optimizers"
-OPTIMIZERS = ["sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam",
-              "nadam", "adamw"]
-OUTPUTS = ["curves.png", "lr_sensitivity.png", "landscapes.png", "table.md", "table.csv",
-           "grid.csv"]
+OPTIMIZERS = [
+    "sgd",
+    "momentum",
+    "nesterov",
+    "adagrad",
+    "adadelta",
+    "rmsprop",
+    "adam",
+    "nadam",
+    "adamw",
+]
+OUTPUTS = [
+    "curves.png",
+    "lr_sensitivity.png",
+    "landscapes.png",
+    "table.md",
+    "table.csv",
+    "grid.csv",
+]
 # --quick on digits: 1,150 training samples in batches of 32, 2 learning rates, 1 seed.
 STEPS_PER_EPOCH = 1150 // 32
 
@@ -23,7 +38,9 @@ def quick_study(tmp_path_factory):
     out = tmp_path_factory.mktemp("optimizer_study")
     completed = subprocess.run(
         [sys.executable, str(STUDY / "run.py"), "--quick", "--out", str(out)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     return out, completed
@@ -93,8 +110,9 @@ def test_markdown_table_is_printed_with_a_row_per_optimizer(quick_study):
 
 
 def test_learning_rate_grid_is_one_and_three_per_decade(study_module):
-    np.testing.assert_allclose(study_module.learning_rate_grid(3e-5, 3e-2),
-                               [3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2])
+    np.testing.assert_allclose(
+        study_module.learning_rate_grid(3e-5, 3e-2), [3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2]
+    )
 
 
 def test_rate_is_chosen_by_validation_accuracy_then_validation_loss(study_module):
@@ -111,6 +129,8 @@ def test_rate_is_chosen_by_validation_accuracy_then_validation_loss(study_module
 def test_study_rejects_zero_epochs():
     completed = subprocess.run(
         [sys.executable, str(STUDY / "run.py"), "--epochs", "0"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert completed.returncode == 2 and "must be ≥ 1" in completed.stderr

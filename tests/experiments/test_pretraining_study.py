@@ -17,7 +17,9 @@ def quick_study(tmp_path_factory):
     out = tmp_path_factory.mktemp("pretraining_study")
     completed = subprocess.run(
         [sys.executable, str(STUDY / "run.py"), "--quick", "--out", str(out)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     return out
@@ -45,8 +47,9 @@ def test_table_has_the_documented_columns_and_rows(quick_study):
 
 def test_every_method_learns_better_than_chance(quick_study):
     # Ten classes: guessing gives 90 % error; each method trains for real.
-    errors = {row["method"]: float(row["test_error_percent"])
-              for row in _rows(quick_study / "table.csv")}
+    errors = {
+        row["method"]: float(row["test_error_percent"]) for row in _rows(quick_study / "table.csv")
+    }
     assert all(math.isfinite(e) and 0 <= e < 60 for e in errors.values()), errors
     assert min(errors.values()) < 20, errors
 

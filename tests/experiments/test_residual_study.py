@@ -15,10 +15,21 @@ STUDY = Path(__file__).resolve().parents[2] / "experiments" / "residual"
 PNGS = ["error_vs_depth.png", "training_curves.png"]
 TABLES = ["table.md", "table.csv", "runs.csv"]
 VARIANTS = ["plain", "residual"]
-TABLE_COLUMNS = ["depth", "layers", "variant", "params", "learning_rate",
-                 "train_error_percent", "train_error_std", "test_error_percent",
-                 "test_error_std", "train_loss", "running_train_error_percent", "diverged",
-                 "seeds"]
+TABLE_COLUMNS = [
+    "depth",
+    "layers",
+    "variant",
+    "params",
+    "learning_rate",
+    "train_error_percent",
+    "train_error_std",
+    "test_error_percent",
+    "test_error_std",
+    "train_loss",
+    "running_train_error_percent",
+    "diverged",
+    "seeds",
+]
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +50,9 @@ def quick_study(tmp_path_factory):
     out = tmp_path_factory.mktemp("residual_study")
     completed = subprocess.run(
         [sys.executable, str(STUDY / "run.py"), "--quick", "--out", str(out)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     return out, completed
@@ -103,9 +116,12 @@ def test_plain_and_residual_twins_have_equal_parameter_counts(quick_study):
     for depth in {row["depth"] for row in rows}:
         assert params[depth, "plain"] == params[depth, "residual"] > 0
     # Each extra block adds two width×width Dense layers and their batch norms.
-    by_depth = [count for _, count in sorted(
-        (int(depth), count) for (depth, variant), count in params.items() if variant == "plain"
-    )]
+    by_depth = [
+        count
+        for _, count in sorted(
+            (int(depth), count) for (depth, variant), count in params.items() if variant == "plain"
+        )
+    ]
     assert all(a < b for a, b in itertools.pairwise(by_depth))
 
 
@@ -115,8 +131,9 @@ def test_runs_csv_has_every_rate_and_seed_of_every_network(quick_study, study_mo
     quick = study_module.QUICK
     grid = [(f"{rate:g}", seed) for rate in quick.learning_rates for seed in range(quick.seeds)]
     for row in _rows(out / "table.csv"):
-        mine = [run for run in runs
-                if (run["depth"], run["variant"]) == (row["depth"], row["variant"])]
+        mine = [
+            run for run in runs if (run["depth"], run["variant"]) == (row["depth"], row["variant"])
+        ]
         assert [(run["learning_rate"], int(run["seed"])) for run in mine] == grid
         for run in mine:
             for column in ("train_error_percent", "test_error_percent"):
@@ -128,14 +145,16 @@ def test_table_reports_the_chosen_rate_of_runs_csv(quick_study, study_module):
     out, _ = quick_study
     runs = _rows(out / "runs.csv")
     for row in _rows(out / "table.csv"):
-        mine = [run for run in runs
-                if (run["depth"], run["variant"]) == (row["depth"], row["variant"])]
+        mine = [
+            run for run in runs if (run["depth"], run["variant"]) == (row["depth"], row["variant"])
+        ]
         chosen = [run for run in mine if run["chosen"] == "1"]
         assert {run["learning_rate"] for run in chosen} == {row["learning_rate"]}
         assert len(chosen) == study_module.QUICK.seeds
         errors = [float(run["train_error_percent"]) for run in chosen]
-        assert sum(errors) / len(errors) == pytest.approx(float(row["train_error_percent"]),
-                                                          abs=2e-3)
+        assert sum(errors) / len(errors) == pytest.approx(
+            float(row["train_error_percent"]), abs=2e-3
+        )
         # The chosen rate has the lowest mean final training loss of the grid.
         mean_loss = {}
         for run in mine:
@@ -163,6 +182,8 @@ def test_markdown_table_is_printed_with_a_row_per_network(quick_study, study_mod
 def test_study_rejects_zero_seeds():
     completed = subprocess.run(
         [sys.executable, str(STUDY / "run.py"), "--seeds", "0"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert completed.returncode == 2 and "must be ≥ 1" in completed.stderr

@@ -44,7 +44,7 @@ def test_dense_wrong_input_size_names_layer_and_shapes():
 
 
 def test_dense_rejects_bad_features():
-    with pytest.raises(ValueError, match="positive int"):
+    with pytest.raises(ValueError, match="features must be an int ≥ 1"):
         nn.Dense(0)
 
 

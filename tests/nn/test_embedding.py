@@ -78,7 +78,7 @@ def test_embedding_without_batch_axis_names_layer_and_shapes():
 
 
 def test_embedding_wrong_table_shape_raises():
-    with pytest.raises(ValueError, match=r"params\['w'\] must have shape \(10, 4\), got \(12, 4\)"):
+    with pytest.raises(ValueError, match=r"params\['w'\] has shape \(12, 4\), expected \(10, 4\)"):
         nn.Embedding(10, 4).apply(table(12), {}, np.array([1, 2]))
 
 
@@ -102,7 +102,7 @@ def test_embedding_params_count_as_weights_in_summary():
     ],
 )
 def test_embedding_rejects_bad_sizes(kwargs):
-    with pytest.raises(ValueError, match=r"Embedding: .* must be a positive int"):
+    with pytest.raises(ValueError, match=r"Embedding: .* must be an int ≥ 1"):
         nn.Embedding(**kwargs)
 
 

@@ -142,8 +142,11 @@ def test_batch_norm_without_scale_and_bias_has_no_params_and_standardises():
 
 @pytest.mark.parametrize(
     ("dtype", "x_dtype", "expected"),
-    [(None, jnp.float16, jnp.float16), (None, jnp.int32, jnp.float32),
-     (jnp.float32, jnp.float16, jnp.float32)],
+    [
+        (None, jnp.float16, jnp.float16),
+        (None, jnp.int32, jnp.float32),
+        (jnp.float32, jnp.float16, jnp.float32),
+    ],
 )
 def test_batch_norm_params_state_and_output_dtype(dtype, x_dtype, expected):
     layer = nn.BatchNorm(dtype=dtype)
@@ -164,8 +167,9 @@ def test_batch_norm_params_state_and_output_dtype(dtype, x_dtype, expected):
 )
 def test_batch_norm_wrong_input_shape_names_layer_and_shapes(layer, shape, pattern):
     state = {"mean": np.zeros(3, np.float32), "var": np.ones(3, np.float32)}
+    params = {"scale": np.ones(3, np.float32), "bias": np.zeros(3, np.float32)}
     with pytest.raises(ValueError, match=pattern):
-        layer.apply({}, state, np.zeros(shape, np.float32), train=True)
+        layer.apply(params, state, np.zeros(shape, np.float32), train=True)
 
 
 @pytest.mark.parametrize(
@@ -195,8 +199,11 @@ def test_layer_norm_matches_torch():
     params = affine_params(6)
     y, _ = nn.LayerNorm().apply(params, {}, x)
     expected = torch.nn.functional.layer_norm(
-        torch.from_numpy(x), (6,), torch.from_numpy(params["scale"]),
-        torch.from_numpy(params["bias"]), eps=EPS,
+        torch.from_numpy(x),
+        (6,),
+        torch.from_numpy(params["scale"]),
+        torch.from_numpy(params["bias"]),
+        eps=EPS,
     )
     np.testing.assert_allclose(y, expected.numpy(), rtol=1e-5, atol=2e-5)
 
@@ -241,14 +248,24 @@ def test_layer_norm_rejects_non_positive_eps(eps):
     [
         (
             nn.BatchNorm(),
-            [nn.BatchNorm(momentum=0.9), nn.BatchNorm(eps=1e-3), nn.BatchNorm(use_scale=False),
-             nn.BatchNorm(use_bias=False), nn.BatchNorm(axis=1), nn.BatchNorm(dtype=jnp.float32),
-             nn.LayerNorm()],
+            [
+                nn.BatchNorm(momentum=0.9),
+                nn.BatchNorm(eps=1e-3),
+                nn.BatchNorm(use_scale=False),
+                nn.BatchNorm(use_bias=False),
+                nn.BatchNorm(axis=1),
+                nn.BatchNorm(dtype=jnp.float32),
+                nn.LayerNorm(),
+            ],
         ),
         (
             nn.LayerNorm(),
-            [nn.LayerNorm(eps=1e-6), nn.LayerNorm(use_scale=False), nn.LayerNorm(use_bias=False),
-             nn.LayerNorm(dtype=jnp.float32)],
+            [
+                nn.LayerNorm(eps=1e-6),
+                nn.LayerNorm(use_scale=False),
+                nn.LayerNorm(use_bias=False),
+                nn.LayerNorm(dtype=jnp.float32),
+            ],
         ),
     ],
 )

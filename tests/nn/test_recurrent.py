@@ -307,7 +307,7 @@ def test_wrong_feature_size_names_layer_and_shapes(make):
 @pytest.mark.parametrize("make", LAYERS)
 @pytest.mark.parametrize("hidden_size", [0, -1, 2.0, True])
 def test_rejects_bad_hidden_size(make, hidden_size):
-    with pytest.raises(ValueError, match="hidden_size must be a positive int"):
+    with pytest.raises(ValueError, match="hidden_size must be an int ≥ 1"):
         make(hidden_size)
 
 

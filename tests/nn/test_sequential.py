@@ -99,8 +99,13 @@ def test_sequential_inference_uses_and_keeps_the_threaded_state():
 
 def test_sequential_gives_each_dropout_layer_its_own_subkey():
     model = nn.Sequential([nn.Dropout(0.5), nn.Dropout(0.5)])
-    y, _ = model.apply({"0": {}, "1": {}}, {"0": {}, "1": {}}, np.ones((200, 100), np.float32),
-                       key=jax.random.key(0), train=True)
+    y, _ = model.apply(
+        {"0": {}, "1": {}},
+        {"0": {}, "1": {}},
+        np.ones((200, 100), np.float32),
+        key=jax.random.key(0),
+        train=True,
+    )
     # Independent masks keep 1/4 of the units (as 4.0); one shared mask would keep 1/2 (as 4.0).
     kept = np.asarray(y != 0)
     assert abs(kept.mean() - 0.25) < 0.02

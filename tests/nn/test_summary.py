@@ -52,10 +52,13 @@ def test_summary_without_input_shape_shows_unknown_shapes():
     assert _totals(table) == ["6", "2", "8"]
 
 
-@pytest.mark.parametrize("tree, expected", [
-    ({"w": jnp.zeros((3, 4)), "b": jnp.zeros(4)}, (12, 4)),
-    ({"scale": jnp.zeros(5), "bias": jnp.zeros(5)}, (5, 5)),
-    ({"w_ih": jnp.zeros((2, 8)), "w_hh": jnp.zeros((2, 8)), "b_ih": jnp.zeros(8)}, (32, 8)),
-])
+@pytest.mark.parametrize(
+    "tree, expected",
+    [
+        ({"w": jnp.zeros((3, 4)), "b": jnp.zeros(4)}, (12, 4)),
+        ({"scale": jnp.zeros(5), "bias": jnp.zeros(5)}, (5, 5)),
+        ({"w_ih": jnp.zeros((2, 8)), "w_hh": jnp.zeros((2, 8)), "b_ih": jnp.zeros(8)}, (32, 8)),
+    ],
+)
 def test_count_params_splits_weights_and_biases(tree, expected):
     assert nn.count_params(tree) == expected

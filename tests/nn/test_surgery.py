@@ -30,8 +30,9 @@ def test_a_slice_keeps_the_layer_names():
     assert MODEL[:2] == nn.Sequential([nn.Dense(8), activations.relu])
 
 
-@pytest.mark.parametrize("index, error", [(3, IndexError), ("head", KeyError),
-                                          (1.0, TypeError), (True, TypeError)])
+@pytest.mark.parametrize(
+    "index, error", [(3, IndexError), ("head", KeyError), (1.0, TypeError), (True, TypeError)]
+)
 def test_bad_indices_raise(index, error):
     with pytest.raises(error):
         MODEL[index]
@@ -92,13 +93,20 @@ def test_a_graft_with_unknown_names_raises(trained):
 
 @pytest.mark.parametrize(
     "build, error",
-    [(lambda t: nn.graft(t.params, t), TypeError),
-     (lambda t: nn.graft(t, t[0]), ValueError),
-     (lambda t: nn.Bound(MODEL, {"0": {}}, {}), ValueError),
-     (lambda t: nn.Bound("model", {}, {}), TypeError),
-     (lambda t: t[0][0], TypeError)],
-    ids=["target_not_bound", "single_layer_without_at", "params_entries", "not_a_layer",
-         "index_a_layer"],
+    [
+        (lambda t: nn.graft(t.params, t), TypeError),
+        (lambda t: nn.graft(t, t[0]), ValueError),
+        (lambda t: nn.Bound(MODEL, {"0": {}}, {}), ValueError),
+        (lambda t: nn.Bound("model", {}, {}), TypeError),
+        (lambda t: t[0][0], TypeError),
+    ],
+    ids=[
+        "target_not_bound",
+        "single_layer_without_at",
+        "params_entries",
+        "not_a_layer",
+        "index_a_layer",
+    ],
 )
 def test_bad_surgery_raises(trained, build, error):
     with pytest.raises(error):
@@ -111,8 +119,9 @@ def test_frozen_params_get_no_gradient_but_the_input_does():
     grads = jax.grad(lambda p, x: frozen.apply(p, state, x)[0].sum(), argnums=(0, 1))
     param_grads, input_grads = grads(params, X)
     assert all(not np.any(g) for g in jax.tree.leaves(param_grads))
-    np.testing.assert_allclose(input_grads, np.broadcast_to(params["w"].sum(axis=1), X.shape),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        input_grads, np.broadcast_to(params["w"].sum(axis=1), X.shape), rtol=1e-6
+    )
 
 
 def test_frozen_batch_norm_keeps_its_running_statistics():
@@ -150,5 +159,6 @@ def test_frozen_rejects_bad_arguments(kwargs):
 
 
 def _same(a, b):
-    return all(np.array_equal(u, v) for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b),
-                                                       strict=True))
+    return all(
+        np.array_equal(u, v) for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+    )

@@ -146,8 +146,7 @@ def test_bad_hyperparameters_raise(name: str, kwargs: dict[str, Any], message: s
         getattr(optim, name)(0.1, **kwargs)
 
 
-def test_schedules_and_traced_values_are_not_checked_at_construction() -> None:
-    optim.adam(lambda count: -0.1)  # a schedule can only be checked by running it
+def test_traced_values_are_not_checked_at_construction() -> None:
     jax.jit(lambda lr: optim.sgd(lr, momentum=lr).init({"w": jnp.ones(1)}))(jnp.asarray(-1.0))
 
 

@@ -8,9 +8,14 @@ from jaxdl import optim
 
 @pytest.mark.parametrize(
     "factory, args",
-    [(optim.adam, (1e-3,)), (optim.sgd, (0.1, 0.9)), (optim.adadelta, ()),
-     (optim.torch.adam, (1e-3,)), (optim.clip_by_global_norm, (1.0,)),
-     (optim.cosine_decay_schedule, (0.1, 100))],
+    [
+        (optim.adam, (1e-3,)),
+        (optim.sgd, (0.1, 0.9)),
+        (optim.adadelta, ()),
+        (optim.torch.adam, (1e-3,)),
+        (optim.clip_by_global_norm, (1.0,)),
+        (optim.cosine_decay_schedule, (0.1, 100)),
+    ],
     ids=["adam", "sgd", "adadelta", "torch.adam", "clip", "cosine"],
 )
 def test_equal_arguments_give_the_same_object(factory, args):

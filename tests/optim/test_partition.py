@@ -30,32 +30,38 @@ def _inverse(mask):
 # they are, so each masked case also transforms the rest, to descend.
 CASES = {
     "masked_adam": (
-        lambda: optim.chain(optim.masked(optim.adam(3e-3), MASK),
-                            optim.masked(optim.sgd(0.05), _inverse(MASK))),
-        lambda: optax.chain(optax.masked(optax.adam(3e-3), MASK),
-                            optax.masked(optax.sgd(0.05), _inverse(MASK))),
+        lambda: optim.chain(
+            optim.masked(optim.adam(3e-3), MASK), optim.masked(optim.sgd(0.05), _inverse(MASK))
+        ),
+        lambda: optax.chain(
+            optax.masked(optax.adam(3e-3), MASK), optax.masked(optax.sgd(0.05), _inverse(MASK))
+        ),
     ),
     "masked_leaves": (
-        lambda: optim.chain(optim.masked(optim.rmsprop(3e-3), LEAF_MASK),
-                            optim.masked(optim.adagrad(0.05), _inverse(LEAF_MASK))),
-        lambda: optax.chain(optax.masked(optax.rmsprop(3e-3), LEAF_MASK),
-                            optax.masked(optax.adagrad(0.05), _inverse(LEAF_MASK))),
+        lambda: optim.chain(
+            optim.masked(optim.rmsprop(3e-3), LEAF_MASK),
+            optim.masked(optim.adagrad(0.05), _inverse(LEAF_MASK)),
+        ),
+        lambda: optax.chain(
+            optax.masked(optax.rmsprop(3e-3), LEAF_MASK),
+            optax.masked(optax.adagrad(0.05), _inverse(LEAF_MASK)),
+        ),
     ),
     "masked_function": (
-        lambda: optim.chain(optim.masked(optim.add_decayed_weights(1e-2), _ndim_mask),
-                            optim.sgd(0.05, momentum=0.9)),
-        lambda: optax.chain(optax.masked(optax.add_decayed_weights(1e-2), _ndim_mask),
-                            optax.sgd(0.05, momentum=0.9)),
+        lambda: optim.chain(
+            optim.masked(optim.add_decayed_weights(1e-2), _ndim_mask), optim.sgd(0.05, momentum=0.9)
+        ),
+        lambda: optax.chain(
+            optax.masked(optax.add_decayed_weights(1e-2), _ndim_mask), optax.sgd(0.05, momentum=0.9)
+        ),
     ),
     "set_to_zero_in_chain": (
         lambda: optim.chain(optim.adam(3e-3), optim.masked(optim.set_to_zero(), MASK)),
         lambda: optax.chain(optax.adam(3e-3), optax.masked(optax.set_to_zero(), MASK)),
     ),
     "multi_transform": (
-        lambda: optim.multi_transform({"adam": optim.adam(3e-3), "sgd": optim.sgd(0.05)},
-                                      LABELS),
-        lambda: optax.multi_transform({"adam": optax.adam(3e-3), "sgd": optax.sgd(0.05)},
-                                      LABELS),
+        lambda: optim.multi_transform({"adam": optim.adam(3e-3), "sgd": optim.sgd(0.05)}, LABELS),
+        lambda: optax.multi_transform({"adam": optax.adam(3e-3), "sgd": optax.sgd(0.05)}, LABELS),
     ),
     "freeze": (
         lambda: optim.chain(optim.freeze(MASK), optim.nadam(3e-3)),
@@ -87,8 +93,9 @@ def test_eager_updates_are_bitwise_optax(case):
     for _ in range(3):
         updates, state = ours.update(jax.grad(loss)(mine), state, mine)
         mine = optim.apply_updates(mine, updates)
-        updates, reference_state = theirs.update(jax.grad(loss)(reference), reference_state,
-                                                 reference)
+        updates, reference_state = theirs.update(
+            jax.grad(loss)(reference), reference_state, reference
+        )
         reference = optax.apply_updates(reference, updates)
     assert_trees_equal(mine, reference)
 
@@ -150,22 +157,31 @@ def test_later_edits_of_the_mask_do_not_change_the_transformation():
 @pytest.mark.parametrize(
     "build, error, match",
     [
-        (lambda: optim.masked(optim.sgd(0.1), {"hidden": True}), ValueError,
-         "prefix of it"),
-        (lambda: optim.masked(optim.sgd(0.1), {"hidden": 1, "out": 0}), TypeError,
-         "Python bools"),
+        (lambda: optim.masked(optim.sgd(0.1), {"hidden": True}), ValueError, "prefix of it"),
+        (lambda: optim.masked(optim.sgd(0.1), {"hidden": 1, "out": 0}), TypeError, "Python bools"),
         (lambda: optim.masked(optim.sgd, MASK), TypeError, "GradientTransformation"),
-        (lambda: optim.multi_transform({"adam": optim.adam(0.1)}, LABELS), ValueError,
-         "'sgd' has no transformation"),
-        (lambda: optim.multi_transform([optim.adam(0.1)], LABELS), TypeError,
-         "non-empty dict"),
-        (lambda: optim.multi_transform({"a": 3}, LABELS), TypeError,
-         r"transforms\['a'\]"),
-        (lambda: optim.selective_transform(optim.adam(0.1), freeze_mask={"hidden": "yes"}),
-         TypeError, "Python bools"),
+        (
+            lambda: optim.multi_transform({"adam": optim.adam(0.1)}, LABELS),
+            ValueError,
+            "'sgd' has no transformation",
+        ),
+        (lambda: optim.multi_transform([optim.adam(0.1)], LABELS), TypeError, "non-empty dict"),
+        (lambda: optim.multi_transform({"a": 3}, LABELS), TypeError, r"transforms\['a'\]"),
+        (
+            lambda: optim.selective_transform(optim.adam(0.1), freeze_mask={"hidden": "yes"}),
+            TypeError,
+            "Python bools",
+        ),
     ],
-    ids=["mask_structure", "mask_ints", "inner_factory", "missing_label", "transforms_list",
-         "transform_int", "freeze_mask_str"],
+    ids=[
+        "mask_structure",
+        "mask_ints",
+        "inner_factory",
+        "missing_label",
+        "transforms_list",
+        "transform_int",
+        "freeze_mask_str",
+    ],
 )
 def test_bad_arguments_raise_clear_errors(build, error, match):
     params, _ = MLP.make(np.float32)
@@ -180,9 +196,17 @@ def test_fit_trains_only_the_unfrozen_layers():
     params, state = model.init(jax.random.key(1), x)
     opt = optim.selective_transform(optim.adam(1e-2), freeze_mask={"body": True, "head": False})
     start = train.TrainState.create(params=params, state=state, optimizer=opt)
-    trained, history = train.fit(model, opt, (x, y), loss=softmax_cross_entropy, epochs=3,
-                                 batch_size=16, key=jax.random.key(2), progress=False,
-                                 train_state=start)
+    trained, history = train.fit(
+        model,
+        opt,
+        (x, y),
+        loss=softmax_cross_entropy,
+        epochs=3,
+        batch_size=16,
+        key=jax.random.key(2),
+        progress=False,
+        train_state=start,
+    )
     assert_trees_equal(trained.params["body"], params["body"])
     assert not np.array_equal(trained.params["head"]["w"], params["head"]["w"])
     assert history["loss"][-1] < history["loss"][0]

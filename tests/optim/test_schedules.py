@@ -94,7 +94,7 @@ def test_degenerate_arguments_follow_optax() -> None:
     assert optim.exponential_decay(0.3, transition_steps=0, decay_rate=0.5)(10) == 0.3
     assert optim.exponential_decay(0.3, transition_steps=5, decay_rate=0.0)(10) == 0.3
     assert optim.linear_schedule(0.3, 0.0, transition_steps=0)(10) == 0.3
-    with pytest.raises(ValueError, match="decay_steps must be positive"):
+    with pytest.raises(ValueError, match="decay_steps must be an int ≥ 1, got 0"):
         optim.cosine_decay_schedule(0.1, decay_steps=0)
     with pytest.raises(ValueError, match="scales must be non-negative"):
         optim.piecewise_constant_schedule(0.1, {10: -0.5})
@@ -130,14 +130,16 @@ def test_schedule_as_learning_rate_is_bitwise_optax(
 
 
 def test_schedule_is_evaluated_at_the_step_count() -> None:
-    """``f(0)`` on the first update, ``f(1)`` on the second: the counter is incremented after."""
+    """``f(0)`` on the first update, ``f(1)`` on the second: the counter is incremented after.
+    (The first ``f(0)`` is the check of its value when the optimizer is built.)"""
     seen: list[int] = []
     opt = optim.sgd(lambda count: seen.append(int(count)) or 0.1 * (count + 1))
+    assert seen == [0]
     params = {"w": jnp.ones(2)}
     state = opt.init(params)
     first, state = opt.update(params, state, params)
     second, state = opt.update(params, state, params)
-    assert seen == [0, 1]
+    assert seen == [0, 0, 1]
     np.testing.assert_allclose(first["w"], [-0.1, -0.1])
     np.testing.assert_allclose(second["w"], [-0.2, -0.2])
 

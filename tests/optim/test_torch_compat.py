@@ -108,6 +108,18 @@ CASES = [
 ]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def torch_one_thread() -> Iterator[None]:
+    """One PyTorch thread for these tiny problems: with two, each 1,000-step run took 8–25 s
+    on a loaded 2-core machine (its threads wait for a core), with one 0.4–0.5 s."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 @pytest.fixture
 def torch_float64() -> Iterator[None]:
     """PyTorch's default dtype float64 for one test (its NAdam keeps a scalar in it)."""

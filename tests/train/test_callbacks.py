@@ -60,9 +60,17 @@ def test_early_stopping_stops_fit():
     x = np.random.default_rng(0).normal(size=(64, 3)).astype(np.float32)
     y = (x[:, 0] > 0).astype(np.int32)
     stopper = EarlyStopping(monitor="loss", patience=0, min_delta=10.0)
-    _, history = train.fit(nn.Dense(2), optim.sgd(0.1), (x, y), epochs=10, batch_size=16,
-                           loss=losses.softmax_cross_entropy, key=jax.random.key(0),
-                           callbacks=[stopper], progress=False)
+    _, history = train.fit(
+        nn.Dense(2),
+        optim.sgd(0.1),
+        (x, y),
+        epochs=10,
+        batch_size=16,
+        loss=losses.softmax_cross_entropy,
+        key=jax.random.key(0),
+        callbacks=[stopper],
+        progress=False,
+    )
     assert len(history) == 2
 
 
@@ -70,9 +78,17 @@ def test_learning_rate_logger_adds_the_schedule_value():
     schedule = optim.exponential_decay(0.1, transition_steps=1, decay_rate=0.5)
     x = np.ones((8, 2), np.float32)
     y = np.zeros(8, np.int32)
-    _, history = train.fit(nn.Dense(2), optim.sgd(schedule), (x, y), epochs=2, batch_size=4,
-                           loss=losses.softmax_cross_entropy, key=jax.random.key(0),
-                           callbacks=[LearningRateLogger(schedule)], progress=False)
+    _, history = train.fit(
+        nn.Dense(2),
+        optim.sgd(schedule),
+        (x, y),
+        epochs=2,
+        batch_size=4,
+        loss=losses.softmax_cross_entropy,
+        key=jax.random.key(0),
+        callbacks=[LearningRateLogger(schedule)],
+        progress=False,
+    )
     assert history["learning_rate"] == pytest.approx([0.1 * 0.5**2, 0.1 * 0.5**4])
 
 
@@ -81,23 +97,32 @@ def test_model_checkpoint_resume_equals_uninterrupted_run(tmp_path):
     y = (x[:, 1] > 0).astype(np.int32)
     model = nn.Sequential([nn.Dense(6), nn.Dropout(0.2), nn.Dense(2)])
     opt = optim.adam(1e-2)
-    common = dict(loss=losses.softmax_cross_entropy, batch_size=8, key=jax.random.key(3),
-                  progress=False)
+    common = dict(
+        loss=losses.softmax_cross_entropy, batch_size=8, key=jax.random.key(3), progress=False
+    )
 
     full, _ = train.fit(model, opt, (x, y), epochs=4, **common)
     train.fit(model, opt, (x, y), epochs=2, callbacks=[ModelCheckpoint(tmp_path)], **common)
     restored = checkpoint.restore(tmp_path, like=full)
     assert restored.step == 2 and restored.metadata == {"epoch": 2}
-    resumed, history = train.fit(model, opt, (x, y), epochs=4, train_state=restored.tree,
-                                 initial_epoch=restored.metadata["epoch"], **common)
+    resumed, history = train.fit(
+        model,
+        opt,
+        (x, y),
+        epochs=4,
+        train_state=restored.tree,
+        initial_epoch=restored.metadata["epoch"],
+        **common,
+    )
     assert history.epoch == [2, 3]
     jax.tree_util.tree_map(np.testing.assert_array_equal, resumed, full)
 
 
 def test_model_checkpoint_save_best_only(tmp_path):
     saver = ModelCheckpoint(tmp_path, monitor="val_loss", save_best_only=True)
-    context = FitContext(train_state={"w": np.zeros(2, np.float32)}, history=History(),
-                         key=jax.random.key(0))
+    context = FitContext(
+        train_state={"w": np.zeros(2, np.float32)}, history=History(), key=jax.random.key(0)
+    )
     saver.on_train_begin(context)
     for epoch, value in enumerate([1.0, 0.5, 0.7, 0.4]):
         saver.on_epoch_end(epoch, {"val_loss": value}, context)

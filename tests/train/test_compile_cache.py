@@ -30,8 +30,7 @@ class CountingLoss:
 def _fit(loss, model=None, optimizer=None, **kwargs):
     args = dict(epochs=2, batch_size=16, key=jax.random.key(0), progress=False)
     args.update(kwargs)
-    return train.fit(model or _model(), optimizer or optim.adam(1e-2), (X, Y), loss=loss,
-                     **args)
+    return train.fit(model or _model(), optimizer or optim.adam(1e-2), (X, Y), loss=loss, **args)
 
 
 def test_a_second_fit_call_with_the_same_arguments_does_not_trace_again():
@@ -52,8 +51,12 @@ def test_an_equal_model_and_a_rebuilt_optimizer_hit_the_cache():
 
 @pytest.mark.parametrize(
     "change",
-    [dict(batch_size=32), dict(model=_model(width=9)), dict(optimizer=optim.adam(1e-3)),
-     dict(optimizer=optim.sgd(1e-2))],
+    [
+        dict(batch_size=32),
+        dict(model=_model(width=9)),
+        dict(optimizer=optim.adam(1e-3)),
+        dict(optimizer=optim.sgd(1e-2)),
+    ],
     ids=["batch_size", "model", "learning_rate", "optimizer"],
 )
 def test_a_change_that_matters_compiles_a_new_program(change):
@@ -68,8 +71,7 @@ def test_validation_compiles_once_across_fit_and_evaluate_calls():
     ts, _ = _fit(loss, validation_data=(X, Y))
     after_fit = loss.traces
     _fit(loss, validation_data=(X, Y))
-    results = [train.evaluate(_model(), ts, (X, Y), loss=loss, batch_size=16)
-               for _ in range(3)]
+    results = [train.evaluate(_model(), ts, (X, Y), loss=loss, batch_size=16) for _ in range(3)]
     assert after_fit == 2  # the training step and the validation step
     assert loss.traces == 2  # evaluate's program is fit's validation program
     assert results[0] == results[1] == results[2]
@@ -97,17 +99,31 @@ def test_a_second_sweep_does_not_trace_again():
     loss = CountingLoss()
     keys = jax.random.split(jax.random.key(0), 2)
     rates = {"learning_rate": np.array([0.01, 0.1])}
-    runs = [train.fit_sweep(_model(), optim.sgd, (X, Y), loss=loss, epochs=2, batch_size=16,
-                            keys=keys, hyperparameters=rates, progress=False)
-            for _ in range(2)]
+    runs = [
+        train.fit_sweep(
+            _model(),
+            optim.sgd,
+            (X, Y),
+            loss=loss,
+            epochs=2,
+            batch_size=16,
+            keys=keys,
+            hyperparameters=rates,
+            progress=False,
+        )
+        for _ in range(2)
+    ]
     assert loss.traces == 1
     np.testing.assert_array_equal(runs[0][1]["loss"], runs[1][1]["loss"])
 
 
 @pytest.mark.parametrize(
     "model",
-    [_model(), models.cnn((6, 6, 1), 2, channels=(2, 3), dense=4),
-     nn.Sequential([nn.Dense(5), nn.BatchNorm(), nn.Dropout(0.5), nn.Dense(2)])],
+    [
+        _model(),
+        models.cnn((6, 6, 1), 2, channels=(2, 3), dense=4),
+        nn.Sequential([nn.Dense(5), nn.BatchNorm(), nn.Dropout(0.5), nn.Dense(2)]),
+    ],
     ids=["mlp", "cnn", "batchnorm"],
 )
 def test_the_compiled_initial_state_equals_eager_initialisation(model):
@@ -124,8 +140,7 @@ def test_steps_built_from_equal_arguments_are_equal():
     b = train.make_train_step(_model(), losses.mse, optim.sgd(0.1), metrics=("accuracy",))
     assert a == b and hash(a) == hash(b)
     assert a != train.make_train_step(_model(), losses.mae, optim.sgd(0.1))
-    assert train.make_eval_step(_model(), losses.mse) == train.make_eval_step(_model(),
-                                                                              losses.mse)
+    assert train.make_eval_step(_model(), losses.mse) == train.make_eval_step(_model(), losses.mse)
 
 
 def test_an_unhashable_loss_is_compiled_per_call_and_still_trains():

@@ -12,8 +12,13 @@ MODEL = nn.Sequential([nn.Dense(8), activations.relu, nn.Dense(2)])
 
 
 def _fit(**kwargs):
-    args = dict(loss=losses.softmax_cross_entropy, epochs=3, batch_size=16,
-                key=jax.random.key(0), progress=False)
+    args = dict(
+        loss=losses.softmax_cross_entropy,
+        epochs=3,
+        batch_size=16,
+        key=jax.random.key(0),
+        progress=False,
+    )
     args.update(kwargs)
     data = args.pop("train_data", (X, Y))
     return train.fit(MODEL, optim.adam(1e-2), data, **args)
@@ -52,7 +57,8 @@ def test_fit_streaming_path_matches_compiled_path():
     streamed, h2 = _fit(streaming=True)
     jax.tree_util.tree_map(
         lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
-        compiled.params, streamed.params,
+        compiled.params,
+        streamed.params,
     )
     np.testing.assert_allclose(h1["loss"], h2["loss"], rtol=1e-5)
 
@@ -112,8 +118,9 @@ def test_evaluate_matches_direct_computation():
     ts, _ = _fit()
     metrics = train.evaluate(MODEL, ts, (X, Y), loss=losses.softmax_cross_entropy, batch_size=40)
     logits, _ = MODEL.apply(ts.params, ts.state, X)
-    assert metrics["loss"] == pytest.approx(float(losses.softmax_cross_entropy(logits, Y)),
-                                            rel=1e-5)
+    assert metrics["loss"] == pytest.approx(
+        float(losses.softmax_cross_entropy(logits, Y)), rel=1e-5
+    )
     assert metrics["accuracy"] == pytest.approx(float(np.mean(np.argmax(logits, -1) == Y)))
 
 
@@ -133,6 +140,14 @@ def test_fit_steps_per_batch_for_convolutions_on_cpu(monkeypatch, conv, expected
     images = RNG.normal(size=(32, 6, 6, 1)).astype(np.float32)
     layers = [nn.Conv2D(2, 3)] if conv else [nn.Dense(2)]
     model = nn.Sequential([*layers, nn.Flatten(), nn.Dense(2)])
-    train.fit(model, optim.sgd(0.1), (images, Y[:32]), loss=losses.softmax_cross_entropy,
-              epochs=1, batch_size=8, key=jax.random.key(0), progress=False)
+    train.fit(
+        model,
+        optim.sgd(0.1),
+        (images, Y[:32]),
+        loss=losses.softmax_cross_entropy,
+        epochs=1,
+        batch_size=8,
+        key=jax.random.key(0),
+        progress=False,
+    )
     assert chosen == [expected if jax.default_backend() == "cpu" else "compiled"]

@@ -289,9 +289,9 @@ def test_callbacks_see_the_gan_state():
     ("kwargs", "error", "match"),
     [
         (dict(loss="wasserstein"), ValueError, "loss must be one of"),
-        (dict(d_steps=0), ValueError, "d_steps must be ≥ 1"),
+        (dict(d_steps=0), ValueError, "d_steps must be an int ≥ 1"),
         (dict(d_steps=1.5), TypeError, "d_steps must be an int"),
-        (dict(latent_dim=0), ValueError, "latent_dim must be ≥ 1"),
+        (dict(latent_dim=0), ValueError, "latent_dim must be an int ≥ 1"),
         (dict(latent_dim="3"), TypeError, "latent_dim must be an int"),
         (dict(generator=activations.relu), TypeError, "generator must be a layer"),
         (dict(discriminator=None), TypeError, "discriminator must be a layer"),

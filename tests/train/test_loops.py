@@ -32,21 +32,24 @@ def test_epoch_visits_each_sample_at_most_once_and_skips_the_remainder(make):
         return counts.at[ids].add(1), {"loss": jnp.float32(0)}
 
     ids = np.arange(N, dtype=np.int32)[:, None]
-    counts, _ = make(counting_step, batch_size=8)(jnp.zeros(N, jnp.int32), ids, Y,
-                                                  jax.random.key(3))
+    counts, _ = make(counting_step, batch_size=8)(
+        jnp.zeros(N, jnp.int32), ids, Y, jax.random.key(3)
+    )
     assert set(np.asarray(counts).tolist()) == {0, 1}
     assert int(counts.sum()) == (N // 8) * 8
 
 
 def test_compiled_and_streaming_epochs_compute_the_same_run():
     step = make_train_step(MODEL, losses.softmax_cross_entropy, OPT)
-    compiled, metrics_c = make_epoch(step, 8)(_initial(), jnp.asarray(X), jnp.asarray(Y),
-                                             jax.random.key(1))
+    compiled, metrics_c = make_epoch(step, 8)(
+        _initial(), jnp.asarray(X), jnp.asarray(Y), jax.random.key(1)
+    )
     streamed, metrics_s = make_streaming_epoch(step, 8)(_initial(), X, Y, jax.random.key(1))
     assert int(compiled.step) == int(streamed.step) == N // 8
     jax.tree_util.tree_map(
         lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
-        compiled.params, streamed.params,
+        compiled.params,
+        streamed.params,
     )
     assert float(metrics_c["loss"]) == pytest.approx(float(metrics_s["loss"]), rel=1e-5)
 

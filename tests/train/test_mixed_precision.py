@@ -17,8 +17,9 @@ def _state():
 
 
 def _step(compute_dtype):
-    return train.make_train_step(MODEL, losses.softmax_cross_entropy, optim.adam(1e-2),
-                                 compute_dtype=compute_dtype)
+    return train.make_train_step(
+        MODEL, losses.softmax_cross_entropy, optim.adam(1e-2), compute_dtype=compute_dtype
+    )
 
 
 def test_params_optimizer_and_batch_norm_state_stay_float32():
@@ -44,10 +45,15 @@ def test_a_bfloat16_step_is_close_to_the_float32_step():
     full, m32 = _step(None)(_state(), (X, Y), jax.random.key(1))
     half, m16 = _step(jnp.bfloat16)(_state(), (X, Y), jax.random.key(1))
     assert float(m16["loss"]) == pytest.approx(float(m32["loss"]), rel=2e-2)
-    jax.tree_util.tree_map(lambda a, b: np.testing.assert_allclose(a, b, atol=2e-2),
-                           full.params, half.params)
-    assert not all(np.array_equal(a, b) for a, b in zip(
-        jax.tree_util.tree_leaves(full.params), jax.tree_util.tree_leaves(half.params)))
+    jax.tree_util.tree_map(
+        lambda a, b: np.testing.assert_allclose(a, b, atol=2e-2), full.params, half.params
+    )
+    assert not all(
+        np.array_equal(a, b)
+        for a, b in zip(
+            jax.tree_util.tree_leaves(full.params), jax.tree_util.tree_leaves(half.params)
+        )
+    )
 
 
 def test_evaluation_in_bfloat16_returns_float32_metrics():
@@ -67,11 +73,20 @@ def test_bfloat16_training_on_digits_is_within_half_a_point_of_float32():
     model = models.mlp(10, (256, 128))
     accuracies = {}
     for dtype in (None, jnp.bfloat16):
-        ts, _ = train.fit(model, optim.adam(1e-3), digits.train,
-                          loss=losses.softmax_cross_entropy, epochs=30, batch_size=32,
-                          key=jax.random.key(0), progress=False, compute_dtype=dtype)
-        accuracies[dtype] = train.evaluate(model, ts, digits.test,
-                                           loss=losses.softmax_cross_entropy)["accuracy"]
+        ts, _ = train.fit(
+            model,
+            optim.adam(1e-3),
+            digits.train,
+            loss=losses.softmax_cross_entropy,
+            epochs=30,
+            batch_size=32,
+            key=jax.random.key(0),
+            progress=False,
+            compute_dtype=dtype,
+        )
+        accuracies[dtype] = train.evaluate(
+            model, ts, digits.test, loss=losses.softmax_cross_entropy
+        )["accuracy"]
     assert accuracies[None] > 0.95
     assert abs(accuracies[jnp.bfloat16] - accuracies[None]) <= 0.005 + 1e-9
 

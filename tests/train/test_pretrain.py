@@ -25,15 +25,25 @@ def _hidden(depth, batch_norm=False):
 
 def _run(depth, method="supervised", *, epochs=0, batch_norm=False, **kwargs):
     return train.greedy_pretrain(
-        _hidden(depth, batch_norm), HEAD, (X, Y), loss=losses.softmax_cross_entropy,
-        optimizer=optim.sgd(0.1), pretrain_epochs=3, epochs=epochs, batch_size=32,
-        key=jax.random.key(0), method=method, progress=False, **kwargs,
+        _hidden(depth, batch_norm),
+        HEAD,
+        (X, Y),
+        loss=losses.softmax_cross_entropy,
+        optimizer=optim.sgd(0.1),
+        pretrain_epochs=3,
+        epochs=epochs,
+        batch_size=32,
+        key=jax.random.key(0),
+        method=method,
+        progress=False,
+        **kwargs,
     )
 
 
 def _equal(a, b):
-    return all(np.array_equal(u, v) for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b),
-                                                       strict=True))
+    return all(
+        np.array_equal(u, v) for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+    )
 
 
 @pytest.mark.parametrize("method", ["supervised", "autoencoder"])
@@ -90,15 +100,23 @@ def test_the_decoder_maps_codes_back_to_the_width_below():
 
 def test_pretraining_then_fine_tuning_learns_the_task():
     result = _run(2, "autoencoder", epochs=10)
-    scores = train.evaluate(result.model, result.train_state, (X, Y),
-                            loss=losses.softmax_cross_entropy)
+    scores = train.evaluate(
+        result.model, result.train_state, (X, Y), loss=losses.softmax_cross_entropy
+    )
     assert scores["accuracy"] > 0.9
 
 
 def test_progress_names_the_stage(capsys):
     train.greedy_pretrain(
-        _hidden(2), HEAD, (X, Y), loss=losses.softmax_cross_entropy, optimizer=optim.sgd(0.1),
-        pretrain_epochs=1, epochs=1, batch_size=32, key=jax.random.key(0),
+        _hidden(2),
+        HEAD,
+        (X, Y),
+        loss=losses.softmax_cross_entropy,
+        optimizer=optim.sgd(0.1),
+        pretrain_epochs=1,
+        epochs=1,
+        batch_size=32,
+        key=jax.random.key(0),
     )
     err = capsys.readouterr().err
     assert "stage 1/2" in err and "stage 2/2" in err and "finetune" in err
@@ -120,14 +138,33 @@ def test_progress_names_the_stage(capsys):
         ({"keep_statistics": "yes"}, TypeError, "keep_statistics"),
         ({"optimizer": optim.adam}, TypeError, "optimizer"),
     ],
-    ids=["empty", "single_layer", "not_a_layer", "head", "method", "pretrain_epochs",
-         "epochs", "corruption_range", "corruption_supervised", "decoder", "keep_statistics",
-         "optimizer_factory"],
+    ids=[
+        "empty",
+        "single_layer",
+        "not_a_layer",
+        "head",
+        "method",
+        "pretrain_epochs",
+        "epochs",
+        "corruption_range",
+        "corruption_supervised",
+        "decoder",
+        "keep_statistics",
+        "optimizer_factory",
+    ],
 )
 def test_bad_arguments_raise_before_training(kwargs, error, match):
-    arguments = {"hidden": _hidden(1), "head": HEAD, "loss": losses.softmax_cross_entropy,
-                 "optimizer": optim.sgd(0.1), "pretrain_epochs": 1, "epochs": 1,
-                 "batch_size": 32, "key": jax.random.key(0), "progress": False} | kwargs
+    arguments = {
+        "hidden": _hidden(1),
+        "head": HEAD,
+        "loss": losses.softmax_cross_entropy,
+        "optimizer": optim.sgd(0.1),
+        "pretrain_epochs": 1,
+        "epochs": 1,
+        "batch_size": 32,
+        "key": jax.random.key(0),
+        "progress": False,
+    } | kwargs
     hidden, head = arguments.pop("hidden"), arguments.pop("head")
     with pytest.raises(error, match=match):
         train.greedy_pretrain(hidden, head, (X, Y), **arguments)

@@ -1,4 +1,7 @@
+from typing import NamedTuple
+
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -16,8 +19,14 @@ KEYS = jax.random.split(jax.random.key(7), len(RATES))
 
 
 def _sweep(**kwargs):
-    args = dict(loss=losses.softmax_cross_entropy, epochs=3, batch_size=16, keys=KEYS,
-                hyperparameters={"learning_rate": RATES}, progress=False)
+    args = dict(
+        loss=losses.softmax_cross_entropy,
+        epochs=3,
+        batch_size=16,
+        keys=KEYS,
+        hyperparameters={"learning_rate": RATES},
+        progress=False,
+    )
     args.update(kwargs)
     data = args.pop("train_data", (X, Y))
     model = args.pop("model", MODEL)
@@ -31,8 +40,9 @@ def _leaves(tree):
 @pytest.mark.parametrize("stepped", [False, True])
 @pytest.mark.parametrize("make_optimizer", [optim.momentum, optim.adam])
 def test_each_run_equals_fit_alone_with_its_key_and_hyperparameters(make_optimizer, stepped):
-    swept, history = _sweep(make_optimizer=make_optimizer, validation_data=(X_VAL, Y_VAL),
-                            stepped=stepped)
+    swept, history = _sweep(
+        make_optimizer=make_optimizer, validation_data=(X_VAL, Y_VAL), stepped=stepped
+    )
     _assert_runs_equal_fit(MODEL, (X, Y), (X_VAL, Y_VAL), swept, history, make_optimizer)
 
 
@@ -40,9 +50,15 @@ def _assert_runs_equal_fit(model, data, validation, swept, history, make_optimiz
     for run in (1, 2):  # different learning rates, different keys, neither the first run
         key, rate = KEYS[run], RATES[run]
         alone, alone_history = train.fit(
-            model, make_optimizer(learning_rate=float(rate)), data,
-            loss=losses.softmax_cross_entropy, epochs=3, batch_size=16, key=key,
-            validation_data=validation, progress=False,
+            model,
+            make_optimizer(learning_rate=float(rate)),
+            data,
+            loss=losses.softmax_cross_entropy,
+            epochs=3,
+            batch_size=16,
+            key=key,
+            validation_data=validation,
+            progress=False,
         )
         assert int(swept.step[run]) == int(alone.step)
         for a, b in zip(_leaves(swept.params), _leaves(alone.params)):
@@ -51,6 +67,94 @@ def _assert_runs_equal_fit(model, data, validation, swept, history, make_optimiz
             np.testing.assert_allclose(a[run], b, rtol=1e-5, atol=1e-6)
         for name, values in alone_history.history.items():
             np.testing.assert_allclose(history[name][run], values, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("stepped", [False, True], ids=["vmapped", "stepped"])
+@pytest.mark.parametrize("make_optimizer", [optim.momentum, optim.adam])
+def test_learning_rate_sweeps_equal_fit_bit_for_bit(make_optimizer, stepped):
+    # The vmapped sweep shares the runs' step counters, so Adam's bias correction compiles
+    # as in fit (a per-run counter made it differ by about one ulp per step).
+    swept, history = _sweep(
+        make_optimizer=make_optimizer, validation_data=(X_VAL, Y_VAL), stepped=stepped
+    )
+    for run in (1, 2):
+        alone, alone_history = train.fit(
+            MODEL,
+            make_optimizer(learning_rate=float(RATES[run])),
+            (X, Y),
+            loss=losses.softmax_cross_entropy,
+            epochs=3,
+            batch_size=16,
+            key=KEYS[run],
+            validation_data=(X_VAL, Y_VAL),
+            progress=False,
+            streaming=stepped,
+        )
+        for a, b in zip(_leaves(swept), _leaves(alone)):
+            np.testing.assert_array_equal(a[run], b)
+        # The stepped sweep's loss of each batch comes from one program holding every
+        # run's step, whose fusions may round it in the last bit: the states are exact.
+        np.testing.assert_allclose(
+            history["loss"][run], alone_history["loss"], rtol=0 if not stepped else 1e-6
+        )
+
+
+def test_sweeping_adams_b1_agrees_with_fit_to_float32_rounding():
+    # b1 enters the bias correction as a vector over the runs, which XLA compiles as a
+    # multiplication by reciprocals where fit divides: a few ulp after 3 epochs.
+    b1 = np.array([0.8, 0.8, 0.95, 0.95])
+    swept, _ = _sweep(make_optimizer=lambda b1: optim.adam(0.03, b1=b1), hyperparameters={"b1": b1})
+    for run in (1, 2):
+        alone, _ = train.fit(
+            MODEL,
+            optim.adam(0.03, b1=float(b1[run])),
+            (X, Y),
+            loss=losses.softmax_cross_entropy,
+            epochs=3,
+            batch_size=16,
+            key=KEYS[run],
+            progress=False,
+        )
+        for a, b in zip(_leaves(swept.params), _leaves(alone.params)):
+            np.testing.assert_allclose(a[run], b, rtol=0, atol=1e-6)
+
+
+class _SkipCount(NamedTuple):
+    count: jax.Array  # depends on the run's gradients: cannot be shared by the runs
+
+
+def _counting_sgd(learning_rate):
+    base = optim.sgd(learning_rate)
+
+    def init(params):
+        return (_SkipCount(jnp.zeros([], jnp.int32)), base.init(params))
+
+    def update(grads, state, params=None):
+        big = sum(jnp.sum(jnp.abs(g) > 0.1) for g in jax.tree_util.tree_leaves(grads))
+        updates, inner = base.update(grads, state[1], params)
+        return updates, (_SkipCount(state[0].count + big.astype(jnp.int32)), inner)
+
+    return optim.GradientTransformation(init, update)
+
+
+def test_a_counter_that_depends_on_the_run_falls_back_to_a_batched_one():
+    swept, _ = _sweep(make_optimizer=_counting_sgd)
+    counts = np.asarray(swept.opt_state[0].count)
+    assert len(set(counts.tolist())) > 1  # a genuinely per-run integer, kept per run
+    for run in (1, 2):
+        alone, _ = train.fit(
+            MODEL,
+            _counting_sgd(float(RATES[run])),
+            (X, Y),
+            loss=losses.softmax_cross_entropy,
+            epochs=3,
+            batch_size=16,
+            key=KEYS[run],
+            progress=False,
+        )
+        assert int(alone.opt_state[0].count) == counts[run]
+        for a, b in zip(_leaves(swept.params), _leaves(alone.params)):
+            np.testing.assert_allclose(a[run], b, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("stepped, copies", [(False, 1), (True, len(KEYS))])
@@ -67,8 +171,9 @@ def test_sweep_compiles_one_program_for_all_epochs(stepped, copies):
 
 
 IMAGES = RNG.normal(size=(X.shape[0], 6, 6, 1)).astype(np.float32)
-CONV_MODEL = nn.Sequential([nn.Conv2D(3, 3), activations.relu, nn.Dropout(0.25), nn.Flatten(),
-                            nn.Dense(2)])
+CONV_MODEL = nn.Sequential(
+    [nn.Conv2D(3, 3), activations.relu, nn.Dropout(0.25), nn.Flatten(), nn.Dense(2)]
+)
 
 
 def test_convolution_runs_equal_fit_alone():
@@ -86,8 +191,9 @@ def test_sweep_steps_per_batch_for_convolutions_on_cpu(monkeypatch, conv):
     loops_module._cached_build.cache_clear()  # an earlier sweep's programs would be reused
     chosen = []
     original = sweep_module._stepped_epochs
-    monkeypatch.setattr(sweep_module, "_stepped_epochs",
-                        lambda *a: chosen.append("stepped") or original(*a))
+    monkeypatch.setattr(
+        sweep_module, "_stepped_epochs", lambda *a: chosen.append("stepped") or original(*a)
+    )
     model = CONV_MODEL if conv else MODEL
     _sweep(train_data=(IMAGES if conv else X, Y), model=model, epochs=1)
     assert chosen == (["stepped"] if conv and jax.default_backend() == "cpu" else [])
