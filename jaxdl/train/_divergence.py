@@ -43,18 +43,26 @@ def is_loss_name(name: str) -> bool:
 def all_finite(tree: Any) -> jax.Array:
     """A boolean scalar: whether every floating (or complex) leaf of ``tree`` is finite.
 
+    The leaves of each dtype are flattened and concatenated, and checked by one reduction:
+    the same answer as one ``jnp.all(jnp.isfinite(leaf))`` per leaf, but the check then
+    costs one fused reduction per dtype instead of one per leaf. Inside ``fit``'s epoch
+    program that took XLA:CPU 2.64 s to compile for the MNIST MLP's 19 leaves, against
+    3.07 s with one reduction per leaf and 2.43 s with no check, measured on a loaded
+    machine (``bench/RESULTS.md``).
+
     >>> all_finite({"w": jnp.array([1.0, 2.0]), "n": jnp.array(3)})
     Array(True, dtype=bool)
     >>> all_finite({"w": jnp.array([1.0, jnp.nan])})
     Array(False, dtype=bool)
     """
-    checks = [
-        jnp.all(jnp.isfinite(leaf))
-        for leaf in jax.tree_util.tree_leaves(tree)
-        if jnp.issubdtype(jnp.result_type(leaf), jnp.inexact)
-    ]
-    if not checks:
+    by_dtype: dict[Any, list[jax.Array]] = {}
+    for leaf in jax.tree_util.tree_leaves(tree):
+        dtype = jnp.result_type(leaf)
+        if jnp.issubdtype(dtype, jnp.inexact):
+            by_dtype.setdefault(dtype, []).append(jnp.ravel(leaf))
+    if not by_dtype:
         return jnp.array(True)
+    checks = [jnp.all(jnp.isfinite(jnp.concatenate(leaves))) for leaves in by_dtype.values()]
     return jnp.all(jnp.stack(checks))
 
 
