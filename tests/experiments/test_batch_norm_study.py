@@ -152,7 +152,6 @@ def test_batch_norm_trains_at_a_rate_where_the_plain_network_fails(quick_study, 
             # its test accuracy stays near chance. (Whether a failed run lands just above
             # or below the study's 20 % "stalled" threshold depends on the CPU's rounding:
             # on one machine a seed reached 20.1 % training accuracy and 18.7 % test.)
-            assert int(row["diverged"]) + int(row["stalled"]) >= 1, row
             if row["diverged"] != str(seeds):
                 assert float(row["test_accuracy_percent"]) < 30, row
 
