@@ -9,10 +9,11 @@ the same way, as its first step.
 The default, :data:`DEFAULT_FLAGS`: ``--xla_cpu_experimental_ynn_fusion_type=
 dot,eltwise,reduce`` lets XLA:CPU hand matrix products, elementwise fusions and
 reductions to the YNNPACK library. On a 2-core x86-64 CPU with jaxlib 0.10.1 it cut the
-LeNet training step (``models.cnn()``, batch 128) from about 122 to 92 ms, mostly in the
-convolutions' weight gradients, and left the LSTM classifier's and the MLP's steps the
-same within the noise (``bench/bench_cnn.py``, ``bench/bench_lstm.py``,
-``bench/RESULTS.md``). It changes nothing on other backends.
+LeNet training step (``models.cnn()``, batch 128) from 78 to 62 ms on a quiet machine
+(122 to 92 ms under load), mostly in the convolutions' weight gradients, and the LSTM
+classifier's from 51 to 35 ms (the same within the noise under load), and left the MLP's
+step the same (``bench/bench_cnn.py``, ``bench/bench_lstm.py``, ``bench/RESULTS.md``).
+It changes nothing on other backends.
 
 A flag is added only when all of these hold:
 
