@@ -201,10 +201,10 @@ model = keras.Sequential([keras.Input((784,)), L.Dense(512, activation="relu"),
     + KERAS_TRAIN,
 }
 
+JAXDL_CNN = JAXDL.replace("MODEL", "models.cnn()")
 CNN_PEERS = {
-    "jaxdl": JAXDL.replace("MODEL", "models.cnn()"),
-    "jaxdl (ynn flag)": "from jaxdl import _xla\n_xla.apply_defaults()\n"
-    + JAXDL.replace("MODEL", "models.cnn()"),
+    "jaxdl": JAXDL_CNN,
+    "jaxdl (ynn flag)": "from jaxdl import _xla\n_xla.apply_defaults()\n" + JAXDL_CNN,
     "pure JAX": READ_IDX
     + """
 import functools
@@ -256,8 +256,9 @@ for e in range(MAX_EPOCHS):
     order = jax.random.permutation(order_key, x.shape[0])[: n * 128].reshape(n, 128)
     for i, key in enumerate(jax.random.split(dropout_key, n)):
         params, opt_state = step(params, opt_state, x, y, order[i], key)
-    hits = sum(int(correct(params, xt[s:s + 1000], yt[s:s + 1000])) for s in range(0, 10000, 1000))
-    result.update(epochs=e + 1, accuracy=hits / 10000)
+    hits = sum(int(correct(params, xt[s:s + 1000], yt[s:s + 1000]))
+               for s in range(0, len(xt), 1000))
+    result.update(epochs=e + 1, accuracy=hits / len(xt))
     if result["accuracy"] >= TARGET:
         break
 """,
