@@ -13,7 +13,7 @@ import jax
 
 from jaxdl import checkpoint
 from jaxdl._checks import check_int
-from jaxdl.train._divergence import is_loss_name, jit_all_finite
+from jaxdl.train._divergence import is_loss_name, state_is_finite
 from jaxdl.train._history import History
 from jaxdl.train._state import TrainState
 
@@ -185,13 +185,13 @@ class ModelCheckpoint(Callback):
 
 def _non_finite(logs: dict[str, float], train_state: Any) -> str | None:
     """What is not finite about an epoch, in words (None when all is finite): its losses
-    first (already on the host), then the state (one compiled reduction, one scalar)."""
+    first (already on the host), then the state (:func:`state_is_finite`)."""
     bad = sorted(
         name for name, value in logs.items() if is_loss_name(name) and not math.isfinite(value)
     )
     if bad:
         return f"{', '.join(bad)} {'is' if len(bad) == 1 else 'are'} not finite"
-    if not bool(jit_all_finite(train_state)):
+    if not bool(state_is_finite(train_state)):
         return "the train state holds NaN or inf values"
     return None
 

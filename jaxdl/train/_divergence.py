@@ -3,9 +3,10 @@
 :func:`jaxdl.train.fit` and :func:`jaxdl.train.fit_gan` look once per epoch at two things
 they have at hand: the epoch's mean training losses (``loss``, or every metric whose
 name ends in ``_loss``, such as a GAN's ``d_loss`` and ``g_loss``), which they fetch for
-the history anyway, and one flag computed inside the epoch's program, whether every
-floating value of the train state after the epoch (params, model state, optimizer state)
-is finite. A mean is non-finite exactly when one of the epoch's batch losses is (or
+the history anyway, and whether every floating value of the train state after the epoch
+(params, model state, optimizer state) is finite: read in place with NumPy when the state
+is in host memory (XLA:CPU), else one flag computed on the device (see
+:func:`state_is_finite`). A mean is non-finite exactly when one of the epoch's batch losses is (or
 when a sum of huge finite losses overflows), so no value is fetched per step. Only when
 an epoch fails the check are its per-batch losses fetched, to name the first bad batch.
 """
@@ -29,6 +30,7 @@ __all__ = [
     "all_finite",
     "is_loss_name",
     "jit_all_finite",
+    "state_is_finite",
 ]
 
 ON_DIVERGENCE = ("stop", "raise", "ignore")
@@ -67,20 +69,55 @@ def all_finite(tree: Any) -> jax.Array:
 
 
 jit_all_finite = jax.jit(all_finite)
-""":func:`all_finite` as one compiled program (for the stepped epoch and the callbacks)."""
+""":func:`all_finite` as one compiled program (for a state on an accelerator)."""
+
+
+def state_is_finite(tree: Any) -> bool | jax.Array:
+    """Whether every floating (or complex) leaf of ``tree`` is finite, checked where it is
+    cheapest.
+
+    When every leaf is in host memory (NumPy arrays, Python numbers, or JAX arrays on
+    XLA:CPU devices, which NumPy reads in place), the check runs in NumPy and returns a
+    Python bool: about 1 ms for the 1.6M values of the MNIST MLP with Adam, and nothing
+    to compile, where the compiled :func:`jit_all_finite` took 0.10–0.13 s on its first
+    call (compilation included) and 20–30 ms on later ones, on a 2-core CPU. Otherwise
+    (a state on a GPU or TPU, which would have to be copied to the host) it returns
+    :func:`jit_all_finite`'s boolean scalar array, computed on the device and not
+    fetched.
+
+    >>> state_is_finite({"w": jnp.array([1.0, 2.0]), "n": jnp.array(3)})
+    True
+    >>> state_is_finite({"w": np.array([1.0, np.inf])})
+    False
+    """
+    leaves = jax.tree_util.tree_leaves(tree)
+    if not all(_in_host_memory(leaf) for leaf in leaves):
+        return jit_all_finite(tree)
+    return all(
+        bool(np.isfinite(np.asarray(leaf)).all())
+        for leaf in leaves
+        if jnp.issubdtype(jnp.result_type(leaf), jnp.inexact)
+    )
+
+
+def _in_host_memory(leaf: Any) -> bool:
+    if not isinstance(leaf, jax.Array):
+        return True
+    return leaf.is_fully_addressable and all(d.platform == "cpu" for d in leaf.devices())
 
 
 class EpochHealth(NamedTuple):
     """What an epoch of ``fit`` returns beside its metrics, for the divergence check.
 
     Fields:
-        state_finite: boolean scalar array, whether the state after the epoch is finite.
+        state_finite: whether the state after the epoch is finite: a bool, or a boolean
+            scalar array still on the device (see :func:`state_is_finite`).
         step_losses: ``{name: per-batch values}`` for each watched loss, as device
             arrays of shape ``(batches,)`` (the compiled epoch) or lists of scalars (the
             stepped epoch); fetched only when the epoch fails the check.
     """
 
-    state_finite: jax.Array
+    state_finite: bool | jax.Array
     step_losses: Mapping[str, Any]
 
 

@@ -116,8 +116,9 @@ def fit(
             Default ``None``: one device.
         on_divergence: what to do when training diverges — an epoch's mean training
             loss is NaN or inf, or the state after it holds a NaN or inf (checked once
-            per epoch, on values fetched anyway, plus one flag computed inside the
-            epoch's program; nothing is fetched per step):
+            per epoch: the mean losses, fetched anyway, and the state, read in place on
+            XLA:CPU or reduced to one flag on the device elsewhere; nothing is fetched
+            per step):
 
             - ``"stop"`` (default): stop, and return the state after the last finite
               epoch (the one before the divergence, or the initial state), with a
