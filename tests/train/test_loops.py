@@ -1,3 +1,5 @@
+import gc
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -6,12 +8,14 @@ import pytest
 from jaxdl import losses, nn, optim
 from jaxdl.train import (
     TrainState,
+    fit,
     make_epoch,
     make_eval_step,
     make_evaluate,
     make_streaming_epoch,
     make_train_step,
 )
+from jaxdl.train._loops import collector_paused
 
 N = 50
 X = np.random.default_rng(0).normal(size=(N, 4)).astype(np.float32)
@@ -94,3 +98,31 @@ def test_streaming_epoch_on_device_data_equals_host_data():
     host, _ = epoch(_initial(), X, Y, jax.random.key(1))
     device, _ = epoch(_initial(), jnp.asarray(X), jnp.asarray(Y), jax.random.key(1))
     jax.tree_util.tree_map(np.testing.assert_array_equal, host.params, device.params)
+
+
+@pytest.mark.parametrize("running", [True, False])
+def test_collector_paused_restores_the_collector_even_after_an_error(running):
+    was = gc.isenabled()
+    (gc.enable if running else gc.disable)()
+    try:
+        with pytest.raises(RuntimeError), collector_paused():
+            assert not gc.isenabled()
+            raise RuntimeError("inside")
+        assert gc.isenabled() is running
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def test_fit_leaves_the_collector_running():
+    assert gc.isenabled()
+    fit(
+        MODEL,
+        OPT,
+        (X, Y),
+        loss=losses.softmax_cross_entropy,
+        epochs=2,
+        batch_size=16,
+        key=jax.random.key(0),
+        progress=False,
+    )
+    assert gc.isenabled()
