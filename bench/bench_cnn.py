@@ -22,6 +22,11 @@ command sets by default (``jaxdl/_xla.py``). In each:
   PyTorch loop over as many batches: a callback runs and times one PyTorch epoch after
   each of ``fit``'s epochs; ``fit``'s first epoch (compilation included) is dropped.
 
+``--conv-algorithm direct`` builds jaxdl's network with ``Conv2D(algorithm="direct")``
+(XLA's own convolutions everywhere) instead of the default ``"auto"``, which takes the
+Fourier method (``jaxdl/nn/_fourier.py``) for the second convolution on the CPU: run the
+script once each way to compare the two.
+
 Data: random images and labels by default (the time does not depend on the values), or
 MNIST's first training images with ``--mnist`` (from ``$JAXDL_DATA_DIR`` or jaxdl's
 download cache). The machine's load average is printed before and after each process:
@@ -31,6 +36,7 @@ Usage::
 
     python bench/bench_cnn.py            # 40 step rounds, 3 fit epochs of 60 batches
     python bench/bench_cnn.py --quick    # a smoke run: 3 rounds, 2 fit epochs of 4 batches
+    python bench/bench_cnn.py --conv-algorithm direct   # without the Fourier method
 
 ``bench/bench_lstm.py`` runs the same comparison for the LSTM classifier; the machinery
 shared by both lives here.
@@ -39,6 +45,7 @@ shared by both lives here.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import importlib.metadata
 import json
@@ -49,7 +56,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import jax
@@ -68,7 +74,7 @@ CONFIGURATIONS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Workload:
     """One network trained by both libraries.
 
@@ -225,10 +231,26 @@ def time_rounds(sides: dict[str, Any], rounds: int, warmup: int, count: int, see
     return samples
 
 
-def time_fit(workload: Workload, params, state, batches, epochs: int, net) -> dict[str, Any]:
+def build_model(workload: Workload, conv_algorithm: str) -> nn.Layer:
+    """The workload's jaxdl model, its 2-D convolutions set to ``conv_algorithm``."""
+    model = workload.build_jaxdl()
+    if conv_algorithm == "auto":
+        return model
+    layers = [
+        dataclasses.replace(layer, algorithm=conv_algorithm)
+        if isinstance(layer, nn.Conv2D)
+        else layer
+        for layer in model.layers
+    ]
+    return nn.Sequential(dict(zip(model.names, layers)))
+
+
+def time_fit(
+    workload: Workload, params, state, batches, epochs: int, net, conv_algorithm: str = "auto"
+) -> dict[str, Any]:
     """``fit`` epochs against PyTorch epochs over the same batches, interleaved; the
     first epoch of each (compilation, warm-up) is dropped."""
-    model = workload.build_jaxdl()
+    model = build_model(workload, conv_algorithm)
     x = np.concatenate([b[0] for b in batches])
     y = np.concatenate([b[1] for b in batches])
     torch_side = TorchSide(net, batches, workload.torch_input)
@@ -268,7 +290,7 @@ def measure(workload: Workload, args: argparse.Namespace) -> dict[str, Any]:
     load_before = os.getloadavg()
     count = max(args.fit_batches, 8)
     batches = make_batches(count, args.mnist)
-    model = workload.build_jaxdl()
+    model = build_model(workload, args.conv_algorithm)
     params, state = model.init(jax.random.key(0), jnp.asarray(batches[0][0]))
     numpy_params = jax.tree_util.tree_map(np.asarray, params)
     gap = check_same_network(
@@ -299,6 +321,7 @@ def measure(workload: Workload, args: argparse.Namespace) -> dict[str, Any]:
         "jaxdl_first_step": jaxdl_first,
         "torch_first_step": torch_first,
         "torch_threads": torch.get_num_threads(),
+        "conv_algorithm": args.conv_algorithm,
     }
     if args.fit_epochs >= 2:
         net = workload.build_torch(numpy_params)
@@ -309,6 +332,7 @@ def measure(workload: Workload, args: argparse.Namespace) -> dict[str, Any]:
             batches[: args.fit_batches],
             args.fit_epochs,
             net,
+            args.conv_algorithm,
         )
     result["load_before"] = load_before
     result["load_after"] = os.getloadavg()
@@ -330,7 +354,8 @@ def environment() -> str:
 
 def format_table(workload: Workload, results: dict[str, dict[str, Any]]) -> str:
     lines = [
-        f"{workload.name}, batch {BATCH}, Adam {LEARNING_RATE:g}",
+        f"{workload.name}, batch {BATCH}, Adam {LEARNING_RATE:g}, Conv2D algorithm "
+        f"{results_algorithm(results)}",
         "",
         "| XLA flags | jaxdl step (ms) | torch step (ms) | jaxdl ÷ torch | 25–75 % "
         "| fit epoch (s) | torch epoch (s) | fit ÷ torch | jaxdl compile (s) | load avg |",
@@ -357,6 +382,10 @@ def format_table(workload: Workload, results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def results_algorithm(results: dict[str, dict[str, Any]]) -> str:
+    return next(iter(results.values())).get("conv_algorithm", "auto")
+
+
 def parse_args(argv: Sequence[str] | None, description: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="a smoke run (a few rounds)")
@@ -366,6 +395,12 @@ def parse_args(argv: Sequence[str] | None, description: str) -> argparse.Namespa
     parser.add_argument("--mnist", action="store_true", help="MNIST images, not random ones")
     parser.add_argument(
         "--configs", default=",".join(CONFIGURATIONS), help="comma-separated configurations"
+    )
+    parser.add_argument(
+        "--conv-algorithm",
+        choices=("auto", "direct"),
+        default="auto",
+        help="jaxdl's Conv2D algorithm (default auto)",
     )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -7,12 +7,18 @@ owns its process) calls :func:`apply_defaults`, before JAX starts. A script can 
 the same way, as its first step.
 
 The default, :data:`DEFAULT_FLAGS`: ``--xla_cpu_experimental_ynn_fusion_type=
-dot,eltwise,reduce`` lets XLA:CPU hand matrix products, elementwise fusions and
-reductions to the YNNPACK library. On a 2-core x86-64 CPU with jaxlib 0.10.1 it cut the
-LeNet training step (``models.cnn()``, batch 128) from 78 to 62 ms on a quiet machine
-(122 to 92 ms under load), mostly in the convolutions' weight gradients, and the LSTM
-classifier's from 51 to 35 ms (the same within the noise under load), and left the MLP's
-step the same (``bench/bench_cnn.py``, ``bench/bench_lstm.py``, ``bench/RESULTS.md``).
+dot,eltwise,reduce`` lets XLA:CPU hand matrix products fused with the elementwise work
+around them, and reductions, to the YNNPACK library. The list replaces XLA's default one,
+which in jaxlib 0.10.1 hands single matrix products and convolutions to YNNPACK, so under
+the flag convolutions run on XLA's Eigen kernels instead: YNNPACK's weight gradient of a
+convolution was more than twice as slow as Eigen's on LeNet's second convolution. On a
+2-core x86-64 CPU with jaxlib 0.10.1 the flag cut the LeNet training step
+(``models.cnn()``, batch 128) from 78 to 62 ms on a quiet machine (122 to 92 ms under
+load), mostly in the convolutions' weight gradients, and the LSTM classifier's from 51 to
+35 ms (the same within the noise under load), and left the MLP's step the same
+(``bench/bench_cnn.py``, ``bench/bench_lstm.py``, ``bench/RESULTS.md``). Since
+``nn.Conv2D`` computes LeNet's second convolution through the Fourier transform on the
+CPU, its step takes 46–48 ms with or without the flag.
 It changes nothing on other backends.
 
 A flag is added only when all of these hold:

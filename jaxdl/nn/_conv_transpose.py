@@ -113,6 +113,8 @@ class ConvTranspose1D(_ConvTranspose):
         bias_init: initializer of ``b`` (default zeros).
         activation: ``f``, applied after the bias (default None: identity).
         dtype: dtype of the params (default: the input's floating dtype).
+        algorithm: ``"auto"`` (default) or ``"direct"``: both run the backend's own
+            transposed convolution.
 
     Params: ``{"w": (K, in, out), "b": (out,)}``, as :class:`Conv1D`. Output
     ``(batch, length', out)``.
@@ -172,6 +174,8 @@ class ConvTranspose2D(_ConvTranspose):
         bias_init: initializer of ``b`` (default zeros).
         activation: ``f``, applied after the bias (default None: identity).
         dtype: dtype of the params (default: the input's floating dtype).
+        algorithm: ``"auto"`` (default) or ``"direct"``: both run the backend's own
+            transposed convolution.
 
     Params: ``{"w": (K_h, K_w, in, out), "b": (out,)}`` (HWIO), as :class:`Conv2D`. Output
     ``(batch, height', width', out)``.
