@@ -87,6 +87,18 @@ EIGHT_DEVICES = textwrap.dedent(
                             jax.tree_util.tree_leaves(multi)))
         out[f"loss_{streaming}"] = [h1["loss"], h8["loss"]]
         out[f"val_{streaming}"] = [h1["val_accuracy"], h8["val_accuracy"]]
+    # A convolution through the Fourier transform (jaxdl.nn._fourier), its batch sharded.
+    images = rng.normal(size=(64, 8, 8, 3)).astype(np.float32)
+    labels = (images[:, :4].mean(axis=(1, 2, 3)) > 0).astype(np.int32)
+    cnn = nn.Sequential([nn.Conv2D(8, 5, algorithm="fourier"), activations.relu,
+                         nn.Flatten(), nn.Dense(2)])
+    conv = dict(loss=losses.softmax_cross_entropy, epochs=2, batch_size=16,
+                key=jax.random.key(0), progress=False)
+    c1, _ = train.fit(cnn, optim.adam(1e-2), (images, labels), **conv)
+    c8, _ = train.fit(cnn, optim.adam(1e-2), (images, labels), mesh=mesh, **conv)
+    out["fourier_params"] = max(
+        float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+        for a, b in zip(jax.tree_util.tree_leaves(c1), jax.tree_util.tree_leaves(c8)))
     keys = jax.random.split(jax.random.key(1), 8)
     rates = {"learning_rate": np.linspace(1e-3, 1e-1, 8)}
     sweep = dict(loss=losses.softmax_cross_entropy, epochs=2, batch_size=32, keys=keys,
@@ -137,6 +149,10 @@ def test_fit_over_eight_devices_equals_one_device(eight_devices, streaming):
     single, multi = eight_devices[f"loss_{streaming}"]
     np.testing.assert_allclose(multi, single, rtol=1e-4)
     np.testing.assert_allclose(*eight_devices[f"val_{streaming}"], atol=1 / 256 + 1e-6)
+
+
+def test_fourier_convolution_over_eight_devices_equals_one_device(eight_devices):
+    assert eight_devices["fourier_params"] < 1e-4
 
 
 def test_fit_sweep_over_eight_devices_equals_one_device(eight_devices):
