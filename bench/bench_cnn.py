@@ -321,7 +321,6 @@ def measure(workload: Workload, args: argparse.Namespace) -> dict[str, Any]:
         "jaxdl_first_step": jaxdl_first,
         "torch_first_step": torch_first,
         "torch_threads": torch.get_num_threads(),
-        "conv_algorithm": args.conv_algorithm,
     }
     if args.fit_epochs >= 2:
         net = workload.build_torch(numpy_params)
@@ -352,10 +351,12 @@ def environment() -> str:
     )
 
 
-def format_table(workload: Workload, results: dict[str, dict[str, Any]]) -> str:
+def format_table(
+    workload: Workload, results: dict[str, dict[str, Any]], conv_algorithm: str
+) -> str:
     lines = [
         f"{workload.name}, batch {BATCH}, Adam {LEARNING_RATE:g}, Conv2D algorithm "
-        f"{results_algorithm(results)}",
+        f"{conv_algorithm}",
         "",
         "| XLA flags | jaxdl step (ms) | torch step (ms) | jaxdl ÷ torch | 25–75 % "
         "| fit epoch (s) | torch epoch (s) | fit ÷ torch | jaxdl compile (s) | load avg |",
@@ -380,10 +381,6 @@ def format_table(workload: Workload, results: dict[str, dict[str, Any]]) -> str:
         f"initial logits: {max(r['logit_gap'] for r in results.values()):.1e}",
     ]
     return "\n".join(lines)
-
-
-def results_algorithm(results: dict[str, dict[str, Any]]) -> str:
-    return next(iter(results.values())).get("conv_algorithm", "auto")
 
 
 def parse_args(argv: Sequence[str] | None, description: str) -> argparse.Namespace:
@@ -435,7 +432,7 @@ def main(workload: Workload, script: str, argv: Sequence[str] | None = None) -> 
         if completed.returncode != 0:
             raise SystemExit(f"{name}: the measuring process failed:\n{completed.stderr}")
         results[name] = json.loads(completed.stdout.strip().splitlines()[-1])
-    print(format_table(workload, results))
+    print(format_table(workload, results, args.conv_algorithm))
 
 
 def _on_device(tree: Any) -> Any:
