@@ -25,7 +25,7 @@ model's mean ± std over seeds beside the paper's figure.
 
 Usage::
 
-    python experiments/mnist1d/run.py                    # about 4–5 min on 2 cores
+    python experiments/mnist1d/run.py                    # about 2.5 min on 2 cores
     python experiments/mnist1d/run.py --epochs 150       # the paper's 6,000 steps
     python experiments/mnist1d/run.py --quick --out DIR  # a smoke test, seconds
 

@@ -1,10 +1,10 @@
 r"""Recurrent layers (docs/concepts.md §10): ``SimpleRNN``, ``LSTM`` and ``GRU``.
 
-All three read sequences shaped ``(batch, time, features)`` and share one driver: the
-input projection :math:`x_t W_{ih}` of every time step is one matrix product computed
-before the loop, and ``jax.lax.scan`` then runs the cheap part — :math:`h_{t-1} W_{hh}`
-and the element-wise gate arithmetic — step by step. The hidden state (and the LSTM's
-memory cell) starts at zero.
+All three read sequences shaped ``(batch, time, features)`` and share one driver,
+``jax.lax.scan`` over time. Each step makes both projections in one matrix product,
+:math:`[x_t, h_{t-1}] \, [W_{ih}; W_{hh}]` (GRU, whose reset gate scales the recurrent
+term alone, in two), then the element-wise gate arithmetic. The hidden state (and the
+LSTM's memory cell) starts at zero.
 
 The layout follows PyTorch (``torch.nn.RNN``/``LSTM``/``GRU``) with the matrices
 transposed to jaxdl's ``x @ w`` convention: the gate blocks are stacked along the last
@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
+from jax.custom_derivatives import SymbolicZero
 from jax.typing import DTypeLike
 
 from jaxdl import activations, initializers
@@ -43,6 +44,43 @@ __all__ = ["GRU", "LSTM", "SimpleRNN"]
 Carry = tuple[jax.Array, ...]
 
 
+@jax.custom_jvp
+def _stacked_projection(
+    x_t: jax.Array, h: jax.Array, stacked: jax.Array, bias: jax.Array
+) -> jax.Array:
+    r"""``[x_t, h] @ stacked + bias``: both projections of one step in one product.
+
+    Its derivative is written out term by term, so that a term whose tangent is zero is
+    left out: autodiff of the product itself would compute the gradient of the whole
+    concatenation, :math:`\bar z \, [W_{ih}; W_{hh}]^\top`, and so also the input's
+    gradient when the input is data and nothing needs it.
+    """
+    return jnp.concatenate([x_t, h], axis=-1) @ stacked + bias
+
+
+def _stacked_projection_jvp(
+    primals: tuple[jax.Array, ...], tangents: tuple[Any, ...]
+) -> tuple[jax.Array, jax.Array]:
+    x_t, h, stacked, bias = primals
+    x_tangent, h_tangent, stacked_tangent, bias_tangent = tangents
+    out = _stacked_projection(x_t, h, stacked, bias)
+    split = x_t.shape[-1]
+    terms = []
+    if not isinstance(x_tangent, SymbolicZero):
+        terms.append(x_tangent @ stacked[:split])
+    if not isinstance(h_tangent, SymbolicZero):
+        terms.append(h_tangent @ stacked[split:])
+    if not isinstance(stacked_tangent, SymbolicZero):
+        terms.append(jnp.concatenate([x_t, h], axis=-1) @ stacked_tangent)
+    if not isinstance(bias_tangent, SymbolicZero):
+        terms.append(jnp.broadcast_to(bias_tangent, out.shape))
+    tangent = sum(terms[1:], terms[0]) if terms else jnp.zeros_like(out)
+    return out, tangent.astype(out.dtype)
+
+
+_stacked_projection.defjvp(_stacked_projection_jvp, symbolic_zeros=True)
+
+
 class _Recurrent(Layer):
     """What SimpleRNN, LSTM and GRU share: params, input checks and the scan over time.
 
@@ -54,7 +92,7 @@ class _Recurrent(Layer):
 
     _blocks: ClassVar[int]
     # GRU keeps torch's two biases ("b_ih" added to x W_ih, "b_hh" to h W_hh); the others
-    # need only their sum, "b", added to x W_ih before the loop.
+    # need only their sum, "b", added to the stacked projection.
     _separate_biases: ClassVar[bool] = False
     # The scan carry: (h,) for SimpleRNN and GRU, (h, c) for LSTM; h always comes first.
     _carry_size: ClassVar[int] = 1
@@ -96,24 +134,34 @@ class _Recurrent(Layer):
             input_bias, recurrent_bias = jnp.asarray(params["b"]), None
         dtype = jnp.result_type(x, w_ih, w_hh, input_bias)
 
-        # One matrix product for all time steps, laid out time-major for the scan. The
-        # input, usually much narrower than the gates, is the one transposed.
-        from_inputs = (jnp.swapaxes(x, 0, 1) @ w_ih + input_bias).astype(dtype)
-        zeros = jnp.zeros((x.shape[0], self.hidden_size), dtype)
+        # Both projections are made inside the loop, step by step. Made for all steps
+        # before the loop, x W_ih and its gradient are (time, batch, gates) arrays, and on
+        # the CPU writing and reading them cost more than the products themselves.
+        if self._separate_biases:
 
-        def step(carry: Carry, from_input: jax.Array) -> tuple[Carry, jax.Array | None]:
-            from_hidden = carry[0] @ w_hh
-            if recurrent_bias is not None:
-                from_hidden = from_hidden + recurrent_bias
-            carry = self._cell(carry, from_input, from_hidden.astype(dtype))
+            def projections(h: jax.Array, x_t: jax.Array) -> tuple[jax.Array, ...]:
+                from_input = x_t @ w_ih + input_bias
+                return from_input.astype(dtype), (h @ w_hh + recurrent_bias).astype(dtype)
+        else:
+            stacked = jnp.concatenate([w_ih, w_hh], axis=0)
+
+            def projections(h: jax.Array, x_t: jax.Array) -> tuple[jax.Array, ...]:
+                return (_stacked_projection(x_t, h, stacked, input_bias).astype(dtype),)
+
+        def step(carry: Carry, x_t: jax.Array) -> tuple[Carry, jax.Array | None]:
+            carry = self._cell(carry, *projections(carry[0], x_t))
             return carry, carry[0] if self.return_sequences else None
 
-        carry, outputs = jax.lax.scan(step, (zeros,) * self._carry_size, from_inputs)
+        zeros = jnp.zeros((x.shape[0], self.hidden_size), dtype)
+        xs = jnp.swapaxes(x, 0, 1).astype(dtype)  # time-major, for the scan
+        carry, outputs = jax.lax.scan(step, (zeros,) * self._carry_size, xs)
         y = jnp.swapaxes(outputs, 0, 1) if self.return_sequences else carry[0]
         return y, state
 
-    def _cell(self, carry: Carry, from_input: jax.Array, from_hidden: jax.Array) -> Carry:
-        """One time step: the new carry from ``x_t W_ih + b`` and ``h_{t-1} W_hh``."""
+    def _cell(self, carry: Carry, *projections: jax.Array) -> Carry:
+        """One time step: the new carry from the step's projections, which are
+        ``x_t W_ih + h_{t-1} W_hh + b`` or, with separate biases, the two terms
+        ``x_t W_ih + b_ih`` and ``h_{t-1} W_hh + b_hh``."""
         raise NotImplementedError
 
     @property
@@ -177,8 +225,8 @@ class SimpleRNN(_Recurrent):
         if not callable(self.activation):
             raise ValueError(f"SimpleRNN: activation must be callable, got {self.activation!r}.")
 
-    def _cell(self, carry: Carry, from_input: jax.Array, from_hidden: jax.Array) -> Carry:
-        return (self.activation(from_input + from_hidden),)
+    def _cell(self, carry: Carry, preactivation: jax.Array) -> Carry:
+        return (self.activation(preactivation),)
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -242,9 +290,9 @@ class LSTM(_Recurrent):
         params["b"] = params["b"].at[h : 2 * h].add(self.forget_bias)
         return params, state
 
-    def _cell(self, carry: Carry, from_input: jax.Array, from_hidden: jax.Array) -> Carry:
+    def _cell(self, carry: Carry, preactivation: jax.Array) -> Carry:
         _, c = carry
-        i, f, g, o = jnp.split(from_input + from_hidden, 4, axis=-1)
+        i, f, g, o = jnp.split(preactivation, 4, axis=-1)
         c = activations.sigmoid(f) * c + activations.sigmoid(i) * activations.tanh(g)
         h = activations.sigmoid(o) * activations.tanh(c)
         return h, c

@@ -211,8 +211,8 @@ def test_accepts_numpy_params_and_shape_dtype_struct(make):
 # --- transformations ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("make", VARIANTS)
-def test_gradient_matches_finite_differences(make, x64):
+def _loss_problem(make):
+    """``(loss, params, x)``: a weighted sum of every hidden state, float64."""
     # Shapes drawn at random (fixed seed), so no size is special-cased by accident.
     batch, time, features, hidden = np.random.default_rng(3).integers(1, 5, size=4) + 1
     layer, params, x = _random_problem(
@@ -230,7 +230,58 @@ def test_gradient_matches_finite_differences(make, x64):
     def loss(p, v):
         return jnp.sum(layer.apply(p, {}, v)[0] * weights)
 
+    return loss, params, x
+
+
+def _random_like(tree, seed):
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    keys = jax.random.split(jax.random.key(seed), len(leaves))
+    draws = [jax.random.normal(k, jnp.shape(leaf), jnp.float64) for k, leaf in zip(keys, leaves)]
+    return jax.tree_util.tree_unflatten(treedef, draws)
+
+
+@pytest.mark.parametrize("make", VARIANTS)
+def test_gradient_matches_finite_differences(make, x64):
+    loss, params, x = _loss_problem(make)
     assert_grad_matches_finite_differences(loss, params, x, argnums=(0, 1))
+
+
+@pytest.mark.parametrize("argnums", [0, 1], ids=["params", "input"])
+@pytest.mark.parametrize("make", VARIANTS)
+def test_gradient_of_one_argument_matches_finite_differences(make, argnums, x64):
+    # The other argument is not differentiated: its tangent is a symbolic zero, and the
+    # step's projection leaves that term of its derivative out.
+    loss, params, x = _loss_problem(make)
+    assert_grad_matches_finite_differences(loss, params, x, argnums=argnums)
+
+
+@pytest.mark.parametrize("make", VARIANTS)
+def test_forward_mode_matches_finite_differences(make, x64):
+    loss, params, x = _loss_problem(make)
+    tangents = (_random_like(params, 6), _random_like(x, 7))
+    _, derivative = jax.jvp(loss, (params, x), tangents)
+
+    def moved(step):
+        return loss(*jax.tree.map(lambda a, t: a + step * t, (params, x), tangents))
+
+    eps = 1e-6
+    numeric = (moved(eps) - moved(-eps)) / (2 * eps)
+    np.testing.assert_allclose(derivative, numeric, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("make", VARIANTS)
+def test_hessian_vector_product_matches_finite_differences_of_gradient(make, x64):
+    loss, params, x = _loss_problem(make)
+    direction = _random_like(params, 8)
+    grad = jax.grad(loss)
+    _, product = jax.jvp(lambda p: grad(p, x), (params,), (direction,))
+
+    eps = 1e-6
+    ahead = grad(jax.tree.map(lambda a, d: a + eps * d, params, direction), x)
+    behind = grad(jax.tree.map(lambda a, d: a - eps * d, params, direction), x)
+    for name in params:
+        numeric = (ahead[name] - behind[name]) / (2 * eps)
+        np.testing.assert_allclose(product[name], numeric, rtol=1e-5, atol=1e-8, err_msg=name)
 
 
 @pytest.mark.parametrize("make", LAYERS)
