@@ -63,7 +63,8 @@ def _stacked_projection_jvp(
 ) -> tuple[jax.Array, jax.Array]:
     x_t, h, stacked, bias = primals
     x_tangent, h_tangent, stacked_tangent, bias_tangent = tangents
-    out = _stacked_projection(x_t, h, stacked, bias)
+    both = jnp.concatenate([x_t, h], axis=-1)
+    out = both @ stacked + bias
     split = x_t.shape[-1]
     terms = []
     if not isinstance(x_tangent, SymbolicZero):
@@ -71,7 +72,7 @@ def _stacked_projection_jvp(
     if not isinstance(h_tangent, SymbolicZero):
         terms.append(h_tangent @ stacked[split:])
     if not isinstance(stacked_tangent, SymbolicZero):
-        terms.append(jnp.concatenate([x_t, h], axis=-1) @ stacked_tangent)
+        terms.append(both @ stacked_tangent)
     if not isinstance(bias_tangent, SymbolicZero):
         terms.append(jnp.broadcast_to(bias_tangent, out.shape))
     tangent = sum(terms[1:], terms[0]) if terms else jnp.zeros_like(out)
