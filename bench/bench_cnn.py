@@ -7,10 +7,13 @@ images. PyTorch trains the same architecture (``Conv2d(padding=2)``, ``MaxPool2d
 fused Adam) from the same starting weights, copied across, on the same batches. The two
 dropout masks differ: each library draws its own.
 
-Two measurements, each in a fresh process per XLA configuration (XLA reads ``XLA_FLAGS``
-once, at start-up): ``XLA defaults``, and ``ynn fusion`` — the flag
+Two measurements, each in a fresh process per configuration (XLA reads ``XLA_FLAGS``
+once, at start-up): ``XLA defaults``; ``ynn fusion``, the flag
 ``--xla_cpu_experimental_ynn_fusion_type=dot,eltwise,reduce`` that the ``jaxdl``
-command sets by default (``jaxdl/_xla.py``). In each:
+command sets by default (``jaxdl/_xla.py``); and ``jaxdl command``, that flag with the
+command's allocator setting too (``jaxdl/_malloc.py``: freed memory is kept for reuse
+rather than faulted in afresh each step). The setting is the process's, so PyTorch, which
+shares it, gets it as well. In each:
 
 - **step**: one jitted ``jaxdl.train.make_train_step`` step (train state donated, batches
   on the device) against one PyTorch step, in interleaved rounds: each round runs both
@@ -63,15 +66,19 @@ import jax.numpy as jnp
 import numpy as np
 from _common import Interleave, cpu_model
 
-from jaxdl import data, losses, models, nn, optim, train
+from jaxdl import _malloc, data, losses, models, nn, optim, train
 
 BATCH = 128
 LEARNING_RATE = 1e-3
-# The configurations compared, each run in its own process: (name, XLA_FLAGS).
+YNN_FLAG = "--xla_cpu_experimental_ynn_fusion_type=dot,eltwise,reduce"
+# The configurations compared, each run in its own process: name -> (XLA_FLAGS, whether
+# the process keeps the memory it frees, as the jaxdl command makes it: jaxdl/_malloc.py).
 CONFIGURATIONS = {
-    "XLA defaults": "",
-    "ynn fusion": "--xla_cpu_experimental_ynn_fusion_type=dot,eltwise,reduce",
+    "XLA defaults": ("", False),
+    "ynn fusion": (YNN_FLAG, False),
+    "jaxdl command": (YNN_FLAG, True),
 }
+ALLOCATOR_VARIABLES = {setting.variable for setting in _malloc.SETTINGS}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -358,7 +365,7 @@ def format_table(
         f"{workload.name}, batch {BATCH}, Adam {LEARNING_RATE:g}, Conv2D algorithm "
         f"{conv_algorithm}",
         "",
-        "| XLA flags | jaxdl step (ms) | torch step (ms) | jaxdl ÷ torch | 25–75 % "
+        "| configuration | jaxdl step (ms) | torch step (ms) | jaxdl ÷ torch | 25–75 % "
         "| fit epoch (s) | torch epoch (s) | fit ÷ torch | jaxdl compile (s) | load avg |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
@@ -415,13 +422,17 @@ def main(workload: Workload, script: str, argv: Sequence[str] | None = None) -> 
     (the child, with ``--child``, prints its measurements as JSON)."""
     args = parse_args(argv, (__doc__ or "").splitlines()[0])
     if args.child is not None:
+        if CONFIGURATIONS[args.child][1]:
+            _malloc.keep_freed_memory()  # for both libraries: they share the process
         print(json.dumps(measure(workload, args)))
         return
     print(environment())
     results = {}
     passed = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--child"]
     for name in args.configs.split(","):
-        env = {**os.environ, "XLA_FLAGS": CONFIGURATIONS[name], "JAXDL_NO_XLA_DEFAULTS": "1"}
+        flags, _ = CONFIGURATIONS[name]
+        inherited = {k: v for k, v in os.environ.items() if k not in ALLOCATOR_VARIABLES}
+        env = {**inherited, "XLA_FLAGS": flags, "JAXDL_NO_XLA_DEFAULTS": "1"}
         completed = subprocess.run(
             [sys.executable, script, *passed, "--child", name],
             env=env,

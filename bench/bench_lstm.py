@@ -8,7 +8,7 @@ PyTorch trains ``torch.nn.LSTM(28, 128, batch_first=True)`` and ``torch.nn.Linea
 is ``weight_hh_l0.T``, ``b`` goes to ``bias_ih_l0`` and ``bias_hh_l0`` is zero) on the
 same batches, with fused Adam.
 
-The measurements, the two XLA configurations and the table are those of
+The measurements, the three configurations and the table are those of
 ``bench/bench_cnn.py`` (see its docstring), whose machinery this script reuses. Unlike
 the CNN, ``fit`` runs this model's epoch as one compiled ``lax.scan``.
 

@@ -26,8 +26,11 @@ For the CNN, the pure-JAX peer steps a jitted, donating train step batch by batc
 convolution's weight gradient inside ``lax.scan`` is many times slower on XLA:CPU, so a
 scanned epoch is not what its users would write there), with ``lax.reduce_window``
 max-pooling, as ``flax.linen.max_pool`` does; PyTorch reads ``(N, 1, 28, 28)`` batches.
-No peer sets XLA flags, except the row ``jaxdl (ynn flag)``: the same jaxdl program with
-``jaxdl._xla.apply_defaults()`` called first, as the ``jaxdl`` command does.
+No peer sets XLA flags or allocator settings, except two rows: ``jaxdl (command's
+settings)``, the same jaxdl program with ``jaxdl._xla.apply_defaults()`` and
+``jaxdl._malloc.keep_freed_memory()`` called first, as the ``jaxdl`` command does; and
+``PyTorch (same allocator setting)``, the PyTorch program with the second of those
+(glibc then keeps freed memory for reuse in either library, see ``jaxdl/_malloc.py``).
 
 The peers take turns round by round, in rotated order, and the table gives the median
 wall time, the epochs needed and the median of per-round ratios against jaxdl. MNIST is
@@ -38,6 +41,7 @@ Usage::
     python bench/bench_time_to_accuracy.py             # the MLP to 98 %, 3 rounds
     python bench/bench_time_to_accuracy.py --rounds 1
     python bench/bench_time_to_accuracy.py --model cnn --rounds 2
+    python bench/bench_time_to_accuracy.py --model cnn --peers PyTorch
 """
 
 from __future__ import annotations
@@ -202,9 +206,20 @@ model = keras.Sequential([keras.Input((784,)), L.Dense(512, activation="relu"),
 }
 
 JAXDL_CNN = JAXDL.replace("MODEL", "models.cnn()")
+# What the jaxdl command does before anything else (jaxdl.cli.main): its XLA flag, then
+# its allocator setting; the second alone, for the PyTorch row that shares it.
+ALLOCATOR_SETTING = "from jaxdl import _malloc\n_malloc.keep_freed_memory()\n"
+COMMAND_SETTINGS = "from jaxdl import _xla\n_xla.apply_defaults()\n" + ALLOCATOR_SETTING
+TORCH_CNN = """
+x, xt = x.reshape(-1, 1, 28, 28), xt.reshape(-1, 1, 28, 28)
+model = nn.Sequential(nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                      nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                      nn.Flatten(), nn.Linear(3136, 256), nn.ReLU(), nn.Dropout(0.5),
+                      nn.Linear(256, 10))
+"""
 CNN_PEERS = {
     "jaxdl": JAXDL_CNN,
-    "jaxdl (ynn flag)": "from jaxdl import _xla\n_xla.apply_defaults()\n" + JAXDL_CNN,
+    "jaxdl (command's settings)": COMMAND_SETTINGS + JAXDL_CNN,
     "pure JAX": READ_IDX
     + """
 import functools
@@ -262,15 +277,8 @@ for e in range(MAX_EPOCHS):
     if result["accuracy"] >= TARGET:
         break
 """,
-    "PyTorch": TORCH_START
-    + """
-x, xt = x.reshape(-1, 1, 28, 28), xt.reshape(-1, 1, 28, 28)
-model = nn.Sequential(nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-                      nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-                      nn.Flatten(), nn.Linear(3136, 256), nn.ReLU(), nn.Dropout(0.5),
-                      nn.Linear(256, 10))
-"""
-    + TORCH_TRAIN,
+    "PyTorch": TORCH_START + TORCH_CNN + TORCH_TRAIN,
+    "PyTorch (same allocator setting)": ALLOCATOR_SETTING + TORCH_START + TORCH_CNN + TORCH_TRAIN,
     "Keras 3 (JAX)": KERAS_START
     + """
 x, xt = x.reshape(-1, 28, 28, 1), xt.reshape(-1, 28, 28, 1)
@@ -286,9 +294,10 @@ model = keras.Sequential([keras.Input((28, 28, 1)),
 PEERS = {"mlp": MLP_PEERS, "cnn": CNN_PEERS}
 REQUIRES = {
     "jaxdl": "jax",
-    "jaxdl (ynn flag)": "jax",
+    "jaxdl (command's settings)": "jax",
     "pure JAX": "optax",
     "PyTorch": "torch",
+    "PyTorch (same allocator setting)": "torch",
     "Keras 3 (JAX)": "keras",
 }
 
@@ -331,9 +340,18 @@ def main() -> None:
     parser.add_argument("--model", choices=sorted(PEERS), default="mlp")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--data-dir", default=os.environ.get("JAXDL_DATA_DIR"))
+    parser.add_argument(
+        "--peers", default=None, help="comma-separated rows to run (default: all; jaxdl always)"
+    )
     args = parser.parse_args()
+    chosen = list(PEERS[args.model])
+    if args.peers is not None:
+        unknown = sorted(set(args.peers.split(",")) - set(chosen))
+        if unknown:
+            parser.error(f"unknown peers {unknown} for --model {args.model}; choose from {chosen}")
+        chosen = ["jaxdl", *(p for p in chosen if p in args.peers.split(",") and p != "jaxdl")]
     folder = mnist_folder(args.data_dir)
-    peers = [p for p in PEERS[args.model] if importlib.util.find_spec(REQUIRES[p]) is not None]
+    peers = [p for p in chosen if importlib.util.find_spec(REQUIRES[p]) is not None]
     results: dict[str, list[dict]] = {p: [] for p in peers}
     for round_ in range(args.rounds):
         shift = round_ % len(peers)

@@ -58,15 +58,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Before anything starts JAX, adds jaxdl's default XLA flags to ``XLA_FLAGS`` (faster
     convolutions on CPU; see ``jaxdl/_xla.py``), unless ``XLA_FLAGS`` already
-    sets them or ``JAXDL_NO_XLA_DEFAULTS=1``. Child processes (studies) inherit them.
+    sets them or ``JAXDL_NO_XLA_DEFAULTS=1``, and raises glibc's malloc thresholds so that
+    each training step reuses the memory the last one freed instead of faulting in fresh
+    pages (see ``jaxdl/_malloc.py``), unless ``JAXDL_NO_MALLOC_DEFAULTS=1``. Child
+    processes (studies) inherit both.
 
     Usage errors exit through argparse (``SystemExit(2)``); a failure while running prints
     one line to stderr and returns 1, unless ``--debug`` or ``JAXDL_DEBUG=1`` asks for the
     traceback (the exception then propagates).
     """
-    from jaxdl import _xla
+    from jaxdl import _malloc, _xla
 
     _xla.apply_defaults()
+    _malloc.keep_freed_memory()
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
