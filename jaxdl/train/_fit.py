@@ -12,6 +12,7 @@ from jax.sharding import Mesh
 from jax.typing import DTypeLike
 
 from jaxdl import nn, optim, parallel
+from jaxdl._rng import merge_draws
 from jaxdl.train._callbacks import Callback
 from jaxdl.train._history import History
 from jaxdl.train._inputs import (
@@ -315,7 +316,8 @@ def _jit_initial_state(
         init_key, data_key = jax.random.split(key)
         return create(init_key), data_key
 
-    return jax.jit(create_and_split if split else create)
+    # Its threefry draws merged: the same numbers from fewer generator loops to compile.
+    return jax.jit(merge_draws(create_and_split if split else create))
 
 
 _jit_split = jax.jit(jax.random.split)

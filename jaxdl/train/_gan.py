@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl import losses, nn, optim
+from jaxdl._rng import merge_draws
 from jaxdl.train._callbacks import Callback
 from jaxdl.train._history import History
 from jaxdl.train._inputs import (
@@ -561,7 +562,7 @@ def _jit_initial_state(
         init_key, data_key = jax.random.split(key)
         return create(init_key), data_key
 
-    return jax.jit(create_and_split if split else create)
+    return jax.jit(merge_draws(create_and_split if split else create))
 
 
 _jit_split = jax.jit(jax.random.split)

@@ -17,6 +17,7 @@ from jax.typing import ArrayLike
 
 from jaxdl import nn, optim, parallel
 from jaxdl._checks import ArgumentTypeError
+from jaxdl._rng import merge_draws
 from jaxdl.train._inputs import (
     check_int,
     check_key,
@@ -350,7 +351,7 @@ class _SharedCounterEpochs:
 
 def _jit_init_models(model: nn.Layer, sample_shape: tuple[int, ...], sample_dtype: Any):
     sample = jax.ShapeDtypeStruct(sample_shape, sample_dtype)
-    return jax.jit(jax.vmap(lambda key: model.init(key, sample)))
+    return jax.jit(merge_draws(jax.vmap(lambda key: model.init(key, sample))))
 
 
 def _metrics_key(metrics: Sequence[Metric] | None) -> tuple[Metric, ...] | None:
