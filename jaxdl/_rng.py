@@ -167,16 +167,16 @@ def _flatten(jaxpr: Any, consts: Sequence[Any], args: Sequence[_Ref], nodes: lis
 def _evaluate(nodes: list[_Node], outputs: list[_Ref]) -> list[Any]:
     """Bind the equations the outputs need, depth by depth: first the merged draws of a
     depth (their keys are all shallower), then its other equations in program order."""
-    needed: set[int] = set()
+    needed: set[_Node] = set()
     stack = [ref.node for ref in outputs if ref.node is not None]
     while stack:
         node = stack.pop()
-        if id(node) not in needed:
-            needed.add(id(node))
+        if node not in needed:
+            needed.add(node)
             stack.extend(ref.node for ref in node.inputs if ref.node is not None)
     levels: dict[int, list[_Node]] = collections.defaultdict(list)
     for node in nodes:
-        if id(node) in needed:
+        if node in needed:
             levels[node.depth].append(node)
     for depth in sorted(levels):
         _draw([node for node in levels[depth] if node.eqn.primitive.name in _DRAWS])
